@@ -1,0 +1,114 @@
+"""Plain values that cross the storage boundary.
+
+The crawler and the scheduler hand these to storage functions and get these back; no
+SQLAlchemy object ever leaves the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source as the config declares it."""
+
+    name: str
+    kind: str  # "feed" or "site"
+    url: str
+    enabled: bool = True
+    interval_s: int | None = None  # fixed interval from the config; None means default
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What a poll needs to know about a source, read from the database."""
+
+    id: int
+    name: str
+    kind: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    interval_s: int
+    error_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one fetch of a source, recorded after its items are stored."""
+
+    source_id: int
+    checked_at: datetime
+    status: int | None  # HTTP status, None when no response arrived
+    error: str | None = None  # one clear line; None on success
+    etag: str | None = None
+    last_modified: str | None = None
+    new_articles: int = 0
+    next_check_at: datetime | None = None  # None: now + the source's interval
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as the config declares it."""
+
+    name: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """One article as a source carried it, ready to store."""
+
+    source_id: int
+    entry_key: str
+    url: str
+    canonical_url: str
+    content_hash: str
+    title: str = ""
+    summary: str = ""
+    text: str = ""
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    guid: str | None = None
+    published_at: datetime | None = None
+    # topic name -> the query terms that matched
+    matches: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """What one batch write did."""
+
+    new: int = 0  # articles stored for the first time
+    duplicates: int = 0  # known article, new sighting (same canonical URL or same content)
+    known: int = 0  # the sighting itself was already stored (a re-poll or a retry)
+
+    def add(self, other: StoreStats) -> None:
+        self.new += other.new
+        self.duplicates += other.duplicates
+        self.known += other.known
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One article in the export schema (see README, "Export schema")."""
+
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    summary: str
+    text: str
+    authors: tuple[str, ...]
+    language: str | None
+    published_at: datetime | None
+    first_seen_at: datetime
+    updated_at: datetime
+    source: str
+    sources: tuple[str, ...]
+    topics: tuple[str, ...]
+    matches: dict[str, tuple[str, ...]]
+    duplicate_of: int | None
+    content_hash: str
