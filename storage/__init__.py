@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, sessions, repository functions, migrations and export."""
