@@ -112,3 +112,15 @@ class ExportRow:
     matches: dict[str, tuple[str, ...]]
     duplicate_of: int | None
     content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeenEntry:
+    """An entry a source delivered that was not kept (it matched no topic).
+
+    Its sighting is stored without an article, so a re-poll skips it before any fetch.
+    """
+
+    source_id: int
+    entry_key: str
+    url: str

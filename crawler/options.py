@@ -1,0 +1,41 @@
+"""Typed options the scheduler hands to the crawler through Scrapy settings.
+
+The crawler never reads the config file: `scheduler.config` builds these and passes them
+as the settings named below, and components read them in `from_crawler`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crawler.topics import Query
+
+# Setting names.
+DATABASE = "NEWSWATCH_DATABASE"  # a storage.db.Database, shared by the process
+DATABASE_URL = "NEWSWATCH_DATABASE_URL"  # used when no Database object is given
+TOPICS = "NEWSWATCH_TOPICS"  # tuple[TopicRule, ...]
+FEEDS = "NEWSWATCH_FEEDS"  # dict[str, FeedOptions], by source name
+WORKER_POOL = "NEWSWATCH_WORKER_POOL"  # a crawler.workers.WorkerPool
+STORE_BATCH = "NEWSWATCH_STORE_BATCH"  # articles per write transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    """A topic query and where it applies."""
+
+    name: str
+    query: Query
+    languages: tuple[str, ...] = ()  # empty: every language
+    sources: tuple[str, ...] = ()  # empty: every source
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """Per-feed choices from the config."""
+
+    topics: tuple[str, ...] = ()  # empty: every topic
+    full_text: bool = False
+    keep_unmatched: bool = False  # store entries that match no topic
+
+
+DEFAULT_FEED_OPTIONS = FeedOptions()

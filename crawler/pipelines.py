@@ -1,0 +1,181 @@
+"""Item pipelines, in order: normalise, topics, dedupe, store (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from crawler import options, resources
+from crawler.fingerprints import content_hash
+from crawler.items import ArticleItem
+from crawler.text import clean_text
+from crawler.topics import prepare_text
+from crawler.urls import canonical_url
+from storage.articles import record_rejected, store_articles
+from storage.db import Database
+from storage.records import ArticleRecord, SeenEntry
+
+# A publication date further ahead than this is a wrong clock or a wrong guess.
+_FUTURE_SLACK = timedelta(days=1)
+
+
+class NormalisePipeline:
+    """Canonicalise the URL, tidy the text, and drop impossible dates."""
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        """Return the item in normal form."""
+        item.canonical_url = canonical_url(item.canonical_url or item.url)
+        item.title = clean_text(item.title)
+        item.summary = clean_text(item.summary)
+        item.text = clean_text(item.text)
+        if item.language:
+            item.language = item.language.lower()
+        if item.published_at and item.published_at > datetime.now(UTC) + _FUTURE_SLACK:
+            item.published_at = None
+        return item
+
+
+class TopicsPipeline:
+    """Match the topic queries; mark items that match none (the store records them)."""
+
+    def __init__(
+        self, topics: Sequence[options.TopicRule], feeds: Mapping[str, options.FeedOptions]
+    ) -> None:
+        self.topics = tuple(topics)
+        self.feeds = feeds
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TopicsPipeline:
+        """Read the topic rules and per-feed options from the settings."""
+        return cls(
+            crawler.settings.get(options.TOPICS) or (),
+            crawler.settings.get(options.FEEDS) or {},
+        )
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        """Record which topics match and the terms that made them match."""
+        opts = self.feeds.get(item.source_name, options.DEFAULT_FEED_OPTIONS)
+        text = prepare_text(item.title, item.summary, item.text)
+        for rule in self.topics:
+            if opts.topics and rule.name not in opts.topics:
+                continue
+            if rule.sources and item.source_name not in rule.sources:
+                continue
+            if rule.languages and item.language and item.language not in rule.languages:
+                continue
+            terms = rule.query.match(text)
+            if terms is not None:
+                item.matches[rule.name] = terms
+        return item
+
+
+class DedupePipeline:
+    """Hash the content and drop repeats of one entry within a crawl.
+
+    Later rungs of the ladder (canonical URL, content hash across sources and crawls)
+    are settled by the store inside its transaction, where unique constraints make the
+    answer right even with a concurrent writer.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[int, str]] = set()
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        """Return the item with its content hash, or drop it if this crawl had it."""
+        key = (item.source_id, item.entry_key)
+        if key in self._seen:
+            raise DropItem(f"repeated entry {item.entry_key}", log_level="DEBUG")
+        self._seen.add(key)
+        item.content_hash = content_hash(item.title, item.text or item.summary)
+        return item
+
+
+class StorePipeline:
+    """Write items in batches, off the event loop, with idempotent upserts."""
+
+    def __init__(
+        self,
+        database: Database,
+        batch_size: int,
+        topics_configured: bool,
+        feeds: Mapping[str, options.FeedOptions],
+        stats: StatsCollector,
+    ) -> None:
+        self.database = database
+        self.batch_size = batch_size
+        self.topics_configured = topics_configured
+        self.feeds = feeds
+        self.stats = stats
+        self._articles: list[ArticleRecord] = []
+        self._rejected: list[SeenEntry] = []
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        """Take the shared database and the batch size from the settings."""
+        assert crawler.stats is not None
+        return cls(
+            resources.database(crawler),
+            crawler.settings.getint(options.STORE_BATCH, 200),
+            bool(crawler.settings.get(options.TOPICS)),
+            crawler.settings.get(options.FEEDS) or {},
+            crawler.stats,
+        )
+
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
+        """Queue the item; write the queue when it is full."""
+        opts = self.feeds.get(item.source_name, options.DEFAULT_FEED_OPTIONS)
+        kept = bool(item.matches) or opts.keep_unmatched or not self.topics_configured
+        if kept:
+            self._articles.append(_record(item))
+        else:
+            # Remembered without its content, so a re-poll does not fetch its page again.
+            self._rejected.append(SeenEntry(item.source_id, item.entry_key, item.url))
+        if len(self._articles) + len(self._rejected) >= self.batch_size:
+            await self.flush()
+        if not kept:
+            self.stats.inc_value("newswatch/entries_off_topic")
+            raise DropItem(f"off-topic: {item.url}", log_level="DEBUG")
+        return item
+
+    async def close_spider(self) -> None:
+        """Write what is left before the spider records its checks."""
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the queued items in one transaction."""
+        async with self._lock:
+            articles, self._articles = self._articles, []
+            rejected, self._rejected = self._rejected, []
+            if not articles and not rejected:
+                return
+            now = datetime.now(UTC)
+            stats = await asyncio.to_thread(store_articles, self.database, articles, now)
+            if rejected:
+                await asyncio.to_thread(record_rejected, self.database, rejected, now)
+        self.stats.inc_value("newswatch/articles_new", stats.new)
+        self.stats.inc_value("newswatch/articles_duplicate", stats.duplicates)
+        self.stats.inc_value("newswatch/articles_known", stats.known)
+
+
+def _record(item: ArticleItem) -> ArticleRecord:
+    return ArticleRecord(
+        source_id=item.source_id,
+        entry_key=item.entry_key,
+        url=item.url,
+        canonical_url=item.canonical_url,
+        content_hash=item.content_hash,
+        title=item.title,
+        summary=item.summary,
+        text=item.text,
+        authors=item.authors,
+        language=item.language,
+        guid=item.guid,
+        published_at=item.published_at,
+        matches=dict(item.matches),
+    )

@@ -1,0 +1,45 @@
+"""Scrapy settings for newswatch.
+
+These are the defaults; the scheduler overrides the ones the config governs (user agent,
+concurrency, timeouts, size caps) when it builds a crawler runner.
+"""
+
+BOT_NAME = "newswatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
+# Feeds are meant to be fetched by readers; site spiders turn robots.txt on themselves.
+ROBOTSTXT_OBEY = False
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOGSTATS_INTERVAL = 0
+
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0
+
+# A stop must fit inside systemd's default 90 s stop timeout (see DESIGN.md).
+DOWNLOAD_TIMEOUT = 30
+# Miniflux's cap; Scrapy applies it after decompression too.
+DOWNLOAD_MAXSIZE = 15 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+
+# One retry: a feed that fails twice is recorded as failing and polled again later.
+RETRY_ENABLED = True
+RETRY_TIMES = 1
+REDIRECT_MAX_TIMES = 10
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.NormalisePipeline": 100,
+    "crawler.pipelines.TopicsPipeline": 200,
+    "crawler.pipelines.DedupePipeline": 300,
+    "crawler.pipelines.StorePipeline": 400,
+}
+
+NEWSWATCH_STORE_BATCH = 200
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

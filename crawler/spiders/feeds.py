@@ -1,0 +1,255 @@
+"""FeedSpider: poll a batch of due feeds through Scrapy's downloader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler import options, resources
+from crawler.exceptions import FeedError
+from crawler.extraction import ExtractedPage, extract_page
+from crawler.failures import describe_failure
+from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
+from crawler.items import ArticleItem
+from crawler.workers import WorkerPool
+from storage.articles import known_entry_keys
+from storage.db import Database
+from storage.records import CheckResult, SourceState
+from storage.sources import record_checks
+
+# Sent once per feed when its response (or failure) has been handled; the CLI's progress
+# bar listens to it. Arguments: source (SourceState), result (CheckResult).
+feed_checked = object()
+
+
+@dataclass(slots=True)
+class _Poll:
+    """One source's poll in progress: its result and the page fetches still out."""
+
+    result: CheckResult | None = None
+    pending_pages: int = 0
+    new_entries: int = 0
+
+
+class FeedSpider(Spider):
+    """Fetch each given feed once, with conditional GET, and yield its new entries."""
+
+    name = "feeds"
+
+    def __init__(
+        self,
+        sources: Sequence[SourceState],
+        database: Database,
+        pool: WorkerPool,
+        feeds: Mapping[str, options.FeedOptions],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sources = tuple(sources)
+        self.database = database
+        self.pool = pool
+        self.feeds = feeds
+        self._polls: dict[int, _Poll] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FeedSpider:
+        """Build the spider from the crawl's settings and shared resources."""
+        spider = cls(
+            *args,
+            database=resources.database(crawler),
+            pool=resources.worker_pool(crawler),
+            feeds=crawler.settings.get(options.FEEDS) or {},
+            **kwargs,
+        )
+        spider._set_crawler(crawler)
+        crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        """Request every feed, sending the stored validators (RFC 9110, section 13.1)."""
+        for source in self.sources:
+            headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"}
+            if source.etag:
+                headers["If-None-Match"] = source.etag
+            if source.last_modified:
+                headers["If-Modified-Since"] = source.last_modified
+            self._polls[source.id] = _Poll()
+            yield Request(
+                source.url,
+                headers=headers,
+                callback=self.parse_feed,
+                errback=self.feed_failed,
+                cb_kwargs={"source": source},
+                meta={"handle_httpstatus_list": [304]},
+                # Two sources may share a URL; Scrapy's dupefilter would drop the second.
+                dont_filter=True,
+            )
+
+    async def parse_feed(self, response: Response, source: SourceState) -> AsyncIterator[Any]:
+        """Handle a feed response: 304, or parse and yield the entries not seen before."""
+        now = datetime.now(UTC)
+        if response.status == 304:
+            self._finish(source, CheckResult(source.id, now, 304))
+            self._count("feeds_not_modified")
+            return
+        try:
+            headers = _headers(response)
+            parsed: ParsedFeed = await self.pool.run(
+                parse_feed, response.body, headers, response.url
+            )
+        except FeedError as exc:
+            self._finish(source, CheckResult(source.id, now, response.status, error=str(exc)))
+            self._count("feeds_failed")
+            return
+        self._count("feeds_fetched")
+        new = await self._unseen(source, parsed.entries)
+        opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
+        poll = self._polls[source.id]
+        poll.new_entries = len(new)
+        for entry in new:
+            if opts.full_text and entry.link:
+                poll.pending_pages += 1
+                yield Request(
+                    entry.link,
+                    callback=self.parse_page,
+                    errback=self.page_failed,
+                    cb_kwargs={"source": source, "entry": entry, "language": parsed.language},
+                    dont_filter=True,
+                )
+            else:
+                yield _item(source, entry, parsed.language, None)
+        self._finish(
+            source,
+            CheckResult(
+                source.id,
+                now,
+                response.status,
+                etag=_header(response, b"ETag"),
+                last_modified=_header(response, b"Last-Modified"),
+                new_articles=len(new),
+            ),
+        )
+        self.logger.info(
+            "feed parsed source=%s status=%s entries=%d new=%d",
+            source.name,
+            response.status,
+            len(parsed.entries),
+            len(new),
+        )
+
+    def feed_failed(self, failure: Failure) -> None:
+        """Record a feed that could not be fetched."""
+        source: SourceState = failure.request.cb_kwargs["source"]
+        status, reason = describe_failure(failure)
+        self._finish(source, CheckResult(source.id, datetime.now(UTC), status, error=reason))
+        self._count("feeds_failed")
+        self.logger.warning("feed failed source=%s url=%s error=%s", source.name, source.url, reason)
+
+    async def parse_page(
+        self, response: Response, source: SourceState, entry: FeedEntry, language: str | None
+    ) -> AsyncIterator[ArticleItem]:
+        """Extract the linked page; fall back to the feed's own content."""
+        page: ExtractedPage | None = None
+        if isinstance(response, TextResponse):
+            page = await self.pool.run(extract_page, response.text, response.url)
+        if page is None:
+            self._count("pages_unextracted")
+        self._page_done(source)
+        yield _item(source, entry, language, page)
+
+    def page_failed(self, failure: Failure) -> ArticleItem:
+        """Keep the entry with the feed's content when its page cannot be fetched."""
+        kwargs = failure.request.cb_kwargs
+        _, reason = describe_failure(failure)
+        self.logger.info("page failed source=%s url=%s error=%s", kwargs["source"].name,
+                         failure.request.url, reason)
+        self._count("pages_failed")
+        self._page_done(kwargs["source"])
+        return _item(kwargs["source"], kwargs["entry"], kwargs["language"], None)
+
+    async def record_results(self, reason: str) -> None:
+        """Record each feed's check once its items are stored (pipelines close first).
+
+        A feed whose page fetches were cut short by a stop is not recorded: it stays due,
+        keeps its old validators, and its remaining entries are fetched next time.
+        """
+        done = [
+            poll.result
+            for poll in self._polls.values()
+            if poll.result is not None and (reason == "finished" or poll.pending_pages == 0)
+        ]
+        if done:
+            await asyncio.to_thread(record_checks, self.database, done)
+
+    async def _unseen(
+        self, source: SourceState, entries: Sequence[FeedEntry]
+    ) -> list[FeedEntry]:
+        """Return the entries this source has not delivered before, in feed order."""
+        keys = [entry.key for entry in entries]
+        known = await asyncio.to_thread(known_entry_keys, self.database, source.id, keys)
+        unseen: list[FeedEntry] = []
+        for entry in entries:
+            if entry.key not in known:
+                known.add(entry.key)  # a feed that lists one entry twice yields it once
+                unseen.append(entry)
+        self._count("entries_known", len(entries) - len(unseen))
+        return unseen
+
+    def _finish(self, source: SourceState, result: CheckResult) -> None:
+        self._polls.setdefault(source.id, _Poll()).result = result
+        self.crawler.signals.send_catch_log(feed_checked, source=source, result=result)
+
+    def _page_done(self, source: SourceState) -> None:
+        self._polls[source.id].pending_pages -= 1
+
+    def _count(self, key: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(f"newswatch/{key}", count)
+
+
+def _item(
+    source: SourceState, entry: FeedEntry, language: str | None, page: ExtractedPage | None
+) -> ArticleItem:
+    """Build the item from the feed entry, with the page's text and metadata when known."""
+    item = ArticleItem(
+        source_id=source.id,
+        source_name=source.name,
+        entry_key=entry.key,
+        url=entry.link or source.url,
+        title=entry.title,
+        summary=entry.summary,
+        text=entry.content or entry.summary,
+        authors=entry.authors,
+        language=language,
+        guid=entry.guid,
+        published_at=entry.published_at,
+    )
+    if page is not None:
+        item.text = page.text
+        item.text_from = "page"
+        item.title = entry.title or page.title
+        item.authors = entry.authors or page.authors
+        item.published_at = entry.published_at or page.published_at
+        item.language = page.language or language
+        item.canonical_url = page.canonical_url or ""
+    return item
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {
+        key.decode("latin-1").lower(): values[-1].decode("latin-1")
+        for key, values in response.headers.items()
+        if values
+    }
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

@@ -1,0 +1,44 @@
+"""Plain text from the HTML fragments feeds carry."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import lxml.etree
+import lxml.html
+
+# Elements whose content is never text a reader sees.
+_DROP = ("script", "style", "noscript", "template", "iframe", "object", "svg")
+# Elements after which a reader sees a line break.
+_BLOCKS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre tr table section article "
+    "header footer figure figcaption hr dd dt".split()
+)
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+# Control characters other than tab and newline have no place in stored text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Return text with control characters removed and white space tidied."""
+    text = _CONTROL.sub("", text)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(fragment: str) -> str:
+    """Return the visible text of an HTML fragment, one paragraph per line."""
+    if "<" not in fragment and "&" not in fragment:
+        return clean_text(fragment)
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    for element in list(root.iter(*_DROP)):
+        element.drop_tree()
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag in _BLOCKS:
+            element.tail = "\n" + (element.tail or "")
+    return clean_text(root.text_content())
