@@ -1,0 +1,83 @@
+"""`newswatch export`."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from scheduler.commands import context
+from scheduler.config import ConfigError, parse_duration
+from storage.articles import export_rows
+from storage.export import write_csv, write_jsonl
+
+
+class Format(StrEnum):
+    """Export formats."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+WHEN_HELP = 'An ISO date or time (UTC unless it says), "today", "yesterday", or an age like "24h".'
+
+
+def export(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help=f"First seen at or after. {WHEN_HELP}")] = None,
+    until: Annotated[str | None, typer.Option(help=f"First seen before. {WHEN_HELP}")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only articles matching this topic.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.jsonl,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="File to write, or '-' for standard output.")
+    ] = "-",
+) -> None:
+    """Write stored articles in the export schema (see README), oldest first."""
+    config = context.config(ctx)
+    now = datetime.now(UTC)
+    start = parse_when(since, now) if since else None
+    end = parse_when(until, now) if until else None
+    if topic is not None and topic not in {t.name for t in config.topics}:
+        raise context.UserError(f"newswatch: no topic named {topic!r} in {config.path}")
+    database = context.database(config)
+    try:
+        with ExitStack() as stack:
+            out: TextIO
+            if output == "-":
+                out = sys.stdout
+            else:
+                path = Path(output)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                out = stack.enter_context(path.open("w", encoding="utf-8", newline=""))
+            rows = export_rows(database, since=start, until=end, topic=topic)
+            writer = write_jsonl if format is Format.jsonl else write_csv
+            count = writer(rows, out)
+    finally:
+        database.dispose()
+    if output != "-":
+        typer.echo(f"exported {count} articles to {output}", err=True)
+
+
+def parse_when(value: str, now: datetime) -> datetime:
+    """Return the moment a --since/--until value names, in UTC."""
+    text = value.strip().lower()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if text == "today":
+        return midnight
+    if text == "yesterday":
+        return midnight - timedelta(days=1)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            return now - timedelta(seconds=parse_duration(text))
+        except (ConfigError, ValueError):
+            raise context.UserError(
+                f"newswatch: cannot read the time {value!r}. {WHEN_HELP}", exit_code=2
+            ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

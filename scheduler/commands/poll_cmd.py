@@ -1,0 +1,70 @@
+"""`newswatch poll`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from crawler.workers import WorkerPool
+from scheduler import loop
+from scheduler.commands import context
+from scheduler.poller import Poller, PollSummary, sync_config
+from storage.records import CheckResult, SourceState
+
+
+def poll(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Feeds to poll (default: every enabled feed).")
+    ] = None,
+) -> None:
+    """Poll feeds once now, whether due or not, then print a summary."""
+    config = context.config(ctx)
+    known = {feed.name for feed in config.feeds}
+    unknown = sorted(set(names or ()) - known)
+    if unknown:
+        raise context.UserError(f"newswatch: no feed named {', '.join(unknown)} in {config.path}")
+    wanted = list(names) if names else [f.name for f in config.feeds if f.enabled]
+    loop.event_loop()
+    database = context.database(config)
+    pool = WorkerPool()
+    try:
+        sync_config(config, database)
+        poller = Poller(config, database, pool)
+        console = Console(stderr=True)
+        summary = loop.run(lambda: _poll(poller, wanted, console))
+    finally:
+        pool.close()
+        database.dispose()
+    typer.echo(
+        f"feeds: {summary.feeds}  fetched: {summary.fetched}  "
+        f"not modified: {summary.not_modified}  failed: {summary.failed}  "
+        f"new articles: {summary.new}  duplicates: {summary.duplicates}  "
+        f"off-topic: {summary.off_topic}"
+    )
+    if summary.feeds and summary.failed == summary.feeds:
+        raise typer.Exit(1)
+
+
+async def _poll(poller: Poller, names: list[str], console: Console) -> PollSummary:
+    sources = await poller.due(names)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("polling", total=len(sources))
+
+        def advance(source: SourceState, result: CheckResult) -> None:
+            if result.error:
+                progress.console.print(f"[red]failed[/] {source.name}: {result.error}")
+            progress.advance(task)
+
+        return await poller.poll(sources, progress=advance)

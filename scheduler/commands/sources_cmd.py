@@ -1,0 +1,56 @@
+"""`newswatch sources`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scheduler.commands import context
+from storage.sources import source_health
+
+
+def sources(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
+) -> None:
+    """Show each source's health: last check, status, next check, errors."""
+    config = context.config(ctx)
+    database = context.database(config)
+    try:
+        rows = source_health(database)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        return
+    now = datetime.now(UTC)
+    table = Table("name", "kind", "state", "last check", "status", "next check", "errors",
+                  "articles", "last error")
+    for row in rows:
+        table.add_row(
+            row.name,
+            row.kind,
+            row.state,
+            _ago(row.last_checked_at, now),
+            str(row.last_status or ""),
+            _ago(row.next_check_at, now),
+            str(row.error_count),
+            str(row.articles),
+            row.last_error or "",
+        )
+    Console().print(table)
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((moment - now).total_seconds())
+    span = abs(seconds)
+    text = (f"{span}s" if span < 120 else f"{span // 60}m" if span < 7200
+            else f"{span // 3600}h" if span < 172800 else f"{span // 86400}d")
+    return f"in {text}" if seconds > 0 else f"{text} ago"

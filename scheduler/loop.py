@@ -1,0 +1,47 @@
+"""The one event loop: Twisted's asyncio reactor, installed before anything imports it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from scrapy.utils.reactor import install_reactor
+
+T = TypeVar("T")
+
+REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """Install the asyncio reactor (once) and return its event loop."""
+    install_reactor(REACTOR)
+    from twisted.internet import reactor
+
+    return reactor._asyncioEventloop  # type: ignore[attr-defined,no-any-return]
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run `main()` on the reactor until it finishes, and return its result.
+
+    Exceptions from `main` propagate to the caller once the reactor has stopped.
+    """
+    loop = event_loop()
+    from twisted.internet import reactor
+
+    outcome: dict[str, Any] = {}
+
+    async def wrapper() -> None:
+        try:
+            outcome["value"] = await main()
+        except BaseException as exc:  # handed back to the caller below
+            outcome["error"] = exc
+        finally:
+            reactor.stop()  # type: ignore[attr-defined]
+
+    reactor.callWhenRunning(lambda: loop.create_task(wrapper()))  # type: ignore[attr-defined]
+    # Signals are the caller's business (the daemon installs its own on the loop).
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]

@@ -1,0 +1,155 @@
+"""Polling feeds: config in, crawls through one AsyncCrawlerRunner, a summary out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.crawler import AsyncCrawlerRunner
+from scrapy.settings import Settings
+
+from crawler import options
+from crawler.spiders.feeds import FeedSpider, feed_checked
+from crawler.workers import WorkerPool
+from scheduler.config import Config
+from storage.db import Database
+from storage.records import CheckResult, SourceSpec, SourceState, TopicSpec
+from storage.sources import due_sources, sync_sources
+from storage.topics import sync_topics
+
+log = logging.getLogger("newswatch.poller")
+
+ProgressCallback = Callable[[SourceState, CheckResult], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PollSummary:
+    """What one poll did, in the terms `newswatch poll` prints."""
+
+    feeds: int
+    fetched: int
+    not_modified: int
+    failed: int
+    new: int
+    duplicates: int
+    off_topic: int
+
+    @classmethod
+    def from_stats(cls, feeds: int, stats: dict[str, Any]) -> PollSummary:
+        """Read the summary from a crawl's stats."""
+
+        def get(key: str) -> int:
+            return int(stats.get(f"newswatch/{key}", 0))
+
+        return cls(
+            feeds=feeds,
+            fetched=get("feeds_fetched"),
+            not_modified=get("feeds_not_modified"),
+            failed=get("feeds_failed"),
+            new=get("articles_new"),
+            duplicates=get("articles_duplicate"),
+            off_topic=get("entries_off_topic"),
+        )
+
+
+def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Settings:
+    """Return the Scrapy settings for this config, with the shared resources."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.setdict(
+        {
+            "USER_AGENT": config.daemon.user_agent,
+            "CONCURRENT_REQUESTS": config.daemon.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": config.daemon.per_host,
+            "DOWNLOAD_TIMEOUT": config.network.timeout_s,
+            "DOWNLOAD_MAXSIZE": config.network.max_bytes,
+            # The daemon logs one line per event; Scrapy's multi-line dumps are noise.
+            "STATS_DUMP": False,
+            options.DATABASE: database,
+            options.WORKER_POOL: pool,
+            options.TOPICS: topic_rules(config),
+            options.FEEDS: {
+                feed.name: options.FeedOptions(
+                    topics=feed.topics,
+                    full_text=feed.full_text,
+                    keep_unmatched=feed.keep_unmatched,
+                )
+                for feed in config.feeds
+            },
+        },
+        priority="cmdline",
+    )
+    return settings
+
+
+def topic_rules(config: Config) -> tuple[options.TopicRule, ...]:
+    """Return the crawler's view of the configured topics."""
+    return tuple(
+        options.TopicRule(t.name, t.parsed, languages=t.languages, sources=t.sources)
+        for t in config.topics
+    )
+
+
+def sync_config(config: Config, database: Database) -> None:
+    """Make the sources and topics tables match the config."""
+    now = datetime.now(UTC)
+    specs = [
+        SourceSpec(f.name, "feed", f.url, enabled=f.enabled, interval_s=f.interval_s)
+        for f in config.feeds
+    ]
+    sync_sources(database, specs, config.polling.default_interval_s, now)
+    sync_topics(database, [TopicSpec(t.name, t.query) for t in config.topics], now)
+
+
+class Poller:
+    """Run feed crawls on one runner; one poller per process."""
+
+    def __init__(self, config: Config, database: Database, pool: WorkerPool) -> None:
+        self.config = config
+        self.database = database
+        self.runner = AsyncCrawlerRunner(scrapy_settings(config, database, pool))
+
+    async def due(self, names: Sequence[str] | None = None) -> list[SourceState]:
+        """Return the feeds due now, or the named feeds whatever their due time."""
+        now = datetime.now(UTC)
+        return await asyncio.to_thread(due_sources, self.database, now, ("feed",), names)
+
+    async def poll(
+        self, sources: Sequence[SourceState], progress: ProgressCallback | None = None
+    ) -> PollSummary:
+        """Crawl these feeds once and return what happened."""
+        if not sources:
+            return PollSummary.from_stats(0, {})
+        crawler = self.runner.create_crawler(FeedSpider)
+        if progress is not None:
+            crawler.signals.connect(
+                lambda source, result: progress(source, result), signal=feed_checked, weak=False
+            )
+        await self.runner.crawl(crawler, sources=sources)
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        summary = PollSummary.from_stats(len(sources), stats)
+        log.info(
+            "poll done feeds=%d fetched=%d not_modified=%d failed=%d new=%d duplicates=%d",
+            summary.feeds,
+            summary.fetched,
+            summary.not_modified,
+            summary.failed,
+            summary.new,
+            summary.duplicates,
+        )
+        return summary
+
+    async def tick(self) -> None:
+        """Poll every feed that is due; the scheduler's timer calls this."""
+        sources = await self.due()
+        if sources:
+            await self.poll(sources)
+
+    async def stop(self) -> None:
+        """Stop running crawls, letting their pipelines write what they have."""
+        await self.runner.stop()
+        await self.runner.join()
