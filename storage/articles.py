@@ -1,0 +1,247 @@
+"""Articles: store a batch through the first three rungs of the dedupe ladder.
+
+1. entry key per source (`sightings`): a known sighting is skipped;
+2. canonical URL: the same story from another source gets a new sighting only;
+3. content hash: the same text at another URL gets a new sighting only.
+
+Unique constraints on all three, written with INSERT ... ON CONFLICT DO NOTHING, make a
+batch idempotent: a retry, a re-run after a crash or a second daemon storing the same
+batch at the same time can never store an article or a sighting twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.exceptions import StorageError
+from storage.models import Article, ArticleTopic, Sighting, Topic
+from storage.records import ArticleRecord, StoreStats
+from storage.sql import chunked, insert_ignoring_conflicts
+
+SightingKey = tuple[int, str]
+
+
+def store_articles(db: Database, records: Sequence[ArticleRecord], now: datetime) -> StoreStats:
+    """Store a batch of articles in one transaction and say what happened to each.
+
+    Records in one batch that duplicate each other resolve like records from separate
+    batches: the first becomes the article, the others add their sightings to it.
+    Topic names in `matches` that are not in the topics table are ignored.
+    """
+    if not records:
+        return StoreStats()
+    scrubbed = [_scrub(record) for record in records]
+    return db.write(lambda session: _store(session, scrubbed, now))
+
+
+def _store(session: Session, records: list[ArticleRecord], now: datetime) -> StoreStats:
+    stats = StoreStats()
+    seen = _existing_sightings(session, {(r.source_id, r.entry_key) for r in records})
+    pending: list[ArticleRecord] = []
+    for record in records:
+        key = (record.source_id, record.entry_key)
+        if key in seen:
+            stats.known += 1
+        else:
+            seen.add(key)  # a repeat later in this batch is known too
+            pending.append(record)
+    if not pending:
+        return stats
+
+    by_url, by_hash = _existing_articles(session, pending)
+    article_ids: list[int | None] = []  # per pending record, once known
+    primary_of: dict[int, int] = {}  # pending index -> index of the batch's first copy
+    claimed_url: dict[str, int] = {}
+    claimed_hash: dict[str, int] = {}
+    fresh: list[int] = []  # pending indexes to insert as new articles
+    for index, record in enumerate(pending):
+        article_id = by_url.get(record.canonical_url) or by_hash.get(record.content_hash)
+        article_ids.append(article_id)
+        if article_id is not None:
+            continue
+        primary = claimed_url.get(record.canonical_url, claimed_hash.get(record.content_hash))
+        if primary is not None:
+            primary_of[index] = primary
+        else:
+            claimed_url[record.canonical_url] = claimed_hash[record.content_hash] = index
+            fresh.append(index)
+
+    inserted = _insert_articles(session, [pending[i] for i in fresh], now)
+    lost = [i for i in fresh if pending[i].canonical_url not in inserted]
+    for index in fresh:
+        article_ids[index] = inserted.get(pending[index].canonical_url)
+    if lost:
+        # A concurrent writer stored these first; its row is committed and visible now.
+        won_url, won_hash = _existing_articles(session, [pending[i] for i in lost])
+        for index in lost:
+            record = pending[index]
+            article_ids[index] = won_url.get(record.canonical_url) or won_hash.get(
+                record.content_hash
+            )
+    for index, primary in primary_of.items():
+        article_ids[index] = article_ids[primary]
+    resolved: list[int] = []
+    for index, article_id in enumerate(article_ids):
+        if article_id is None:
+            raise StorageError(f"storage: article for {pending[index].url} vanished while storing")
+        resolved.append(article_id)
+
+    stored = _insert_sightings(session, pending, resolved, now)
+    _insert_matches(session, pending, resolved, now)
+    fresh_indexes = set(fresh)
+    for index, record in enumerate(pending):
+        if (record.source_id, record.entry_key) not in stored:
+            stats.known += 1  # another writer stored this very sighting meanwhile
+        elif index in fresh_indexes and record.canonical_url in inserted:
+            stats.new += 1
+        else:
+            stats.duplicates += 1
+    return stats
+
+
+def _scrub(record: ArticleRecord) -> ArticleRecord:
+    """Drop NUL characters (PostgreSQL text cannot hold them) and refuse naive times."""
+    if record.published_at is not None and record.published_at.tzinfo is None:
+        raise ValueError(f"storage: published_at of {record.url} is a naive datetime")
+
+    def clean(value: str) -> str:
+        return value.replace("\x00", "")
+
+    return dataclasses.replace(
+        record,
+        entry_key=clean(record.entry_key),
+        url=clean(record.url),
+        canonical_url=clean(record.canonical_url),
+        content_hash=clean(record.content_hash),
+        title=clean(record.title),
+        summary=clean(record.summary),
+        text=clean(record.text),
+        authors=tuple(clean(author) for author in record.authors),
+        language=None if record.language is None else clean(record.language),
+        guid=None if record.guid is None else clean(record.guid),
+        matches={
+            clean(name): tuple(clean(term) for term in terms)
+            for name, terms in record.matches.items()
+        },
+    )
+
+
+def _existing_sightings(session: Session, keys: Iterable[SightingKey]) -> set[SightingKey]:
+    found: set[SightingKey] = set()
+    for chunk in chunked(sorted(keys)):
+        stmt = select(Sighting.source_id, Sighting.entry_key).where(
+            tuple_(Sighting.source_id, Sighting.entry_key).in_(chunk)
+        )
+        found.update((source_id, entry_key) for source_id, entry_key in session.execute(stmt))
+    return found
+
+
+def _existing_articles(
+    session: Session, records: Sequence[ArticleRecord]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Return the stored article ids by canonical URL and by content hash."""
+    by_url: dict[str, int] = {}
+    by_hash: dict[str, int] = {}
+    columns = (Article.id, Article.canonical_url, Article.content_hash)
+    for column, values in (
+        (Article.canonical_url, sorted({r.canonical_url for r in records})),
+        (Article.content_hash, sorted({r.content_hash for r in records})),
+    ):
+        for chunk in chunked(values):
+            for article_id, url, content_hash in session.execute(
+                select(*columns).where(column.in_(chunk))
+            ):
+                by_url[url] = article_id
+                by_hash[content_hash] = article_id
+    return by_url, by_hash
+
+
+def _insert_articles(
+    session: Session, records: Sequence[ArticleRecord], now: datetime
+) -> dict[str, int]:
+    """Insert new articles; return the ids of those this call stored, by canonical URL."""
+    if not records:
+        return {}
+    rows = [
+        {
+            "canonical_url": r.canonical_url,
+            "url": r.url,
+            "guid": r.guid,
+            "title": r.title,
+            "summary": r.summary,
+            "text": r.text,
+            "authors": list(r.authors),
+            "language": r.language,
+            "published_at": r.published_at,
+            "first_seen_at": now,
+            "updated_at": now,
+            "revision": 1,
+            "content_hash": r.content_hash,
+        }
+        # One order for every writer: concurrent batches then wait on each other's rows
+        # instead of deadlocking on PostgreSQL.
+        for r in sorted(records, key=lambda r: r.canonical_url)
+    ]
+    stmt = insert_ignoring_conflicts(session, Article).returning(Article.id, Article.canonical_url)
+    return {url: article_id for article_id, url in session.execute(stmt, rows)}
+
+
+def _insert_sightings(
+    session: Session, records: Sequence[ArticleRecord], article_ids: Sequence[int], now: datetime
+) -> set[SightingKey]:
+    """Insert one sighting per record; return the keys this call stored."""
+    rows = sorted(
+        (
+            {
+                "article_id": article_id,
+                "source_id": r.source_id,
+                "entry_key": r.entry_key,
+                "url": r.url,
+                "seen_at": now,
+            }
+            for r, article_id in zip(records, article_ids, strict=True)
+        ),
+        key=lambda row: (row["source_id"], row["entry_key"]),
+    )
+    stmt = insert_ignoring_conflicts(session, Sighting).returning(
+        Sighting.source_id, Sighting.entry_key
+    )
+    return {(source_id, entry_key) for source_id, entry_key in session.execute(stmt, rows)}
+
+
+def _insert_matches(
+    session: Session, records: Sequence[ArticleRecord], article_ids: Sequence[int], now: datetime
+) -> None:
+    """Store topic matches; an article keeps the terms of its first match per topic."""
+    names = sorted({name for r in records for name in r.matches})
+    if not names:
+        return
+    topic_ids: dict[str, int] = {}
+    for chunk in chunked(names):
+        topic_ids.update(
+            (name, topic_id)
+            for topic_id, name in session.execute(
+                select(Topic.id, Topic.name).where(Topic.name.in_(chunk))
+            )
+        )
+    rows: dict[tuple[int, int], dict[str, object]] = {}
+    for record, article_id in zip(records, article_ids, strict=True):
+        for name, terms in record.matches.items():
+            topic_id = topic_ids.get(name)
+            if topic_id is not None and (article_id, topic_id) not in rows:
+                rows[(article_id, topic_id)] = {
+                    "article_id": article_id,
+                    "topic_id": topic_id,
+                    "terms": list(terms),
+                    "matched_at": now,
+                }
+    if rows:
+        session.execute(
+            insert_ignoring_conflicts(session, ArticleTopic), [rows[key] for key in sorted(rows)]
+        )

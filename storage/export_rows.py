@@ -1,0 +1,123 @@
+"""Read articles in the export schema, streaming, a chunk of ids at a time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, exists, select
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.models import Article, ArticleTopic, Sighting, Source, Topic
+from storage.records import ExportRow
+
+# Rows fetched per round trip; sightings and topics are then read for the whole chunk.
+EXPORT_CHUNK = 500
+
+ARTICLE_COLUMNS = (
+    Article.id,
+    Article.url,
+    Article.canonical_url,
+    Article.title,
+    Article.summary,
+    Article.text,
+    Article.authors,
+    Article.language,
+    Article.published_at,
+    Article.first_seen_at,
+    Article.updated_at,
+    Article.duplicate_of,
+    Article.content_hash,
+)
+
+
+def export_rows(
+    db: Database,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    topic: str | None = None,
+    include_duplicates: bool = False,
+) -> Iterator[ExportRow]:
+    """Yield the articles first seen in [since, until), by id, without loading them all.
+
+    `topic` keeps the articles that matched that topic (their rows still list every
+    topic). Near-duplicates (`duplicate_of` set) are left out unless asked for. The
+    generator holds one read transaction open: consume it fully or close it.
+    """
+    stmt = select(*ARTICLE_COLUMNS).order_by(Article.id)
+    if since is not None:
+        stmt = stmt.where(Article.first_seen_at >= since)
+    if until is not None:
+        stmt = stmt.where(Article.first_seen_at < until)
+    if topic is not None:
+        stmt = stmt.where(
+            exists()
+            .where(ArticleTopic.article_id == Article.id)
+            .where(ArticleTopic.topic_id == Topic.id, Topic.name == topic)
+        )
+    if not include_duplicates:
+        stmt = stmt.where(Article.duplicate_of.is_(None))
+    with db.session() as session:
+        # yield_per streams: a server-side cursor on PostgreSQL, a lazy cursor on SQLite.
+        result = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
+        for chunk in result.partitions():
+            ids = [row.id for row in chunk]
+            sources = _sources(session, ids)
+            matches = _matches(session, ids)
+            for row in chunk:
+                yield _export_row(row, sources.get(row.id, []), matches.get(row.id, {}))
+
+
+def _sources(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
+    """Return each article's source names, the first sighting's source first."""
+    stmt = (
+        select(Sighting.article_id, Source.name)
+        .join(Source, Source.id == Sighting.source_id)
+        .where(Sighting.article_id.in_(ids))
+        .order_by(Sighting.article_id, Sighting.seen_at, Sighting.id)
+    )
+    names: dict[int, list[str]] = defaultdict(list)
+    for article_id, name in session.execute(stmt):
+        names[article_id].append(name)
+    return names
+
+
+def _matches(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, ...]]]:
+    """Return each article's topic matches: topic name -> the terms that matched."""
+    stmt = (
+        select(ArticleTopic.article_id, Topic.name, ArticleTopic.terms)
+        .join(Topic, Topic.id == ArticleTopic.topic_id)
+        .where(ArticleTopic.article_id.in_(ids))
+        .order_by(ArticleTopic.article_id, Topic.name)
+    )
+    found: dict[int, dict[str, tuple[str, ...]]] = defaultdict(dict)
+    for article_id, name, terms in session.execute(stmt):
+        found[article_id][name] = tuple(terms)
+    return found
+
+
+def _export_row(
+    row: Row[*tuple[Any, ...]], sources: list[str], matches: dict[str, tuple[str, ...]]
+) -> ExportRow:
+    return ExportRow(
+        id=row.id,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        summary=row.summary,
+        text=row.text,
+        authors=tuple(row.authors),
+        language=row.language,
+        published_at=row.published_at,
+        first_seen_at=row.first_seen_at,
+        updated_at=row.updated_at,
+        source=sources[0] if sources else "",
+        sources=tuple(sorted(set(sources))),
+        topics=tuple(sorted(matches)),
+        matches=matches,
+        duplicate_of=row.duplicate_of,
+        content_hash=row.content_hash,
+    )

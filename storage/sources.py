@@ -1,0 +1,186 @@
+"""Sources: sync them from the config, find the due ones, record each check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.exceptions import StorageError
+from storage.models import Source
+from storage.records import CheckResult, SourceSpec, SourceState
+from storage.sql import chunked, insert_ignoring_conflicts
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 24 * 3600
+MAX_ERROR_CHARS = 2000  # keep a runaway error message from bloating the sources table
+
+
+def sync_sources(
+    db: Database, specs: Sequence[SourceSpec], default_interval_s: int, now: datetime
+) -> None:
+    """Make the sources table match the config.
+
+    New sources are due at once. A changed URL forgets the old validators and makes the
+    source due at once. Sources gone from the config are disabled, never deleted, so
+    their articles keep their sightings.
+    """
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise StorageError(f"storage: source names must be unique: {', '.join(repeated)}")
+
+    def work(session: Session) -> None:
+        existing = {row.name: row for row in session.scalars(select(Source))}
+        new_rows = []
+        for spec in specs:
+            interval_s = spec.interval_s if spec.interval_s is not None else default_interval_s
+            row = existing.get(spec.name)
+            if row is None:
+                new_rows.append(_new_source(spec, interval_s, now))
+            else:
+                _update_source(row, spec, interval_s, now)
+        wanted = set(names)
+        for row in existing.values():
+            if row.name not in wanted and row.enabled:
+                row.enabled = False
+                row.updated_at = now
+        if new_rows:
+            # Two daemons starting at once may both insert; the first one wins.
+            session.execute(insert_ignoring_conflicts(session, Source), new_rows)
+
+    db.write(work)
+
+
+def _new_source(spec: SourceSpec, interval_s: int, now: datetime) -> dict[str, object]:
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "url": spec.url,
+        "enabled": spec.enabled,
+        "next_check_at": now,
+        "interval_s": interval_s,
+        "error_count": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _update_source(row: Source, spec: SourceSpec, interval_s: int, now: datetime) -> None:
+    changed = (row.kind, row.url, row.enabled, row.interval_s) != (
+        spec.kind,
+        spec.url,
+        spec.enabled,
+        interval_s,
+    )
+    if not changed:
+        return
+    if row.url != spec.url:
+        # The old validators belong to the old URL; sending them could yield a false 304.
+        row.url = spec.url
+        row.etag = None
+        row.last_modified = None
+        row.next_check_at = now
+    if row.interval_s != interval_s:
+        row.interval_s = interval_s
+        # A shorter interval applies now, not after the old, longer wait.
+        row.next_check_at = min(row.next_check_at, now + timedelta(seconds=interval_s))
+    row.kind = spec.kind
+    row.enabled = spec.enabled
+    row.updated_at = now
+
+
+def due_sources(
+    db: Database,
+    now: datetime,
+    kinds: Sequence[str] = ("feed",),
+    names: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[SourceState]:
+    """Return the enabled sources due at `now`, the longest overdue first.
+
+    With `names`, return exactly those enabled sources of `kinds`, due or not (for
+    `newswatch poll NAME`); unknown or disabled names are left out, so callers compare
+    the result with what they asked for.
+    """
+    if names is not None and not names:
+        return []
+    stmt = select(Source).where(Source.enabled.is_(True), Source.kind.in_(list(kinds)))
+    if names is None:
+        stmt = stmt.where(Source.next_check_at <= now)
+    else:
+        stmt = stmt.where(Source.name.in_(list(names)))
+    stmt = stmt.order_by(Source.next_check_at, Source.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with db.session() as session:
+        return [_state(row) for row in session.scalars(stmt)]
+
+
+def _state(row: Source) -> SourceState:
+    return SourceState(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        interval_s=row.interval_s,
+        error_count=row.error_count,
+    )
+
+
+def record_checks(
+    db: Database, results: Sequence[CheckResult], max_backoff_s: int = MAX_BACKOFF_S
+) -> None:
+    """Record fetch outcomes and schedule each source's next check, in one transaction.
+
+    On success the next check is `checked_at + interval_s`; after the n-th error in a
+    row it is `checked_at + min(interval_s * n, max_backoff_s)`. A result's own
+    `next_check_at` (adaptive interval, Retry-After, ...) overrides either.
+    """
+    if not results:
+        return
+
+    def work(session: Session) -> None:
+        ids = sorted({result.source_id for result in results})
+        rows: dict[int, Source] = {}
+        for chunk in chunked(ids):
+            rows.update(
+                (row.id, row) for row in session.scalars(select(Source).where(Source.id.in_(chunk)))
+            )
+        for result in results:
+            row = rows.get(result.source_id)
+            if row is None:
+                log.warning(
+                    "storage: check for unknown source ignored source_id=%d", result.source_id
+                )
+                continue
+            _apply_check(row, result, max_backoff_s)
+
+    db.write(work)
+
+
+def _apply_check(row: Source, result: CheckResult, max_backoff_s: int) -> None:
+    row.last_status = result.status
+    row.last_checked_at = result.checked_at
+    if result.error is None:
+        if result.status == 200:
+            # A 304 carries no body, so the validators of the last 200 stay valid.
+            row.etag = result.etag
+            row.last_modified = result.last_modified
+        row.error_count = 0
+        row.last_error = None
+        if result.new_articles > 0:
+            row.last_new_at = result.checked_at
+        delay_s = row.interval_s
+    else:
+        row.error_count += 1
+        row.last_error = result.error[:MAX_ERROR_CHARS]
+        delay_s = min(row.interval_s * row.error_count, max_backoff_s)
+    row.next_check_at = result.next_check_at or result.checked_at + timedelta(seconds=delay_s)

@@ -1,0 +1,38 @@
+"""SQL building blocks shared by the repository modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+from storage.exceptions import StorageError
+
+T = TypeVar("T")
+
+# Bound parameters per IN list: far below SQLite's 32766 and PostgreSQL's 65535 limits,
+# and small enough to keep statements cheap to plan.
+IN_CHUNK = 500
+
+
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """Yield consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def insert_ignoring_conflicts(session: Session, table: Any) -> Insert:
+    """Return INSERT ... ON CONFLICT DO NOTHING for the session's dialect.
+
+    Unique constraints are the last line against duplicates: a row another writer (a
+    retry, a second daemon) stored first is silently kept rather than failing the batch.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise StorageError(f"storage: unsupported database dialect {dialect!r}")
