@@ -9,7 +9,7 @@ __all__ = ["DURATION_HINT", "format_duration", "parse_duration"]
 DURATION_HINT = "use e.g. 90s, 15m, 2h, 7d"
 
 # Units in descending order only, each at most once: "1h30m" but not "30m1h".
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", re.ASCII)
 _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
 
 
@@ -25,11 +25,13 @@ def parse_duration(value: object) -> int:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return int(text)
         found = _DURATION.fullmatch(text)
         if text and found:
-            return sum(int(n) * size for n, (_, size) in zip(found.groups("0"), _UNITS))
+            return sum(
+                int(n) * size for n, (_, size) in zip(found.groups("0"), _UNITS, strict=True)
+            )
     shown = f'"{value}"' if isinstance(value, str) else repr(value)
     raise ValueError(f"{shown} is not a duration ({DURATION_HINT})")
 
