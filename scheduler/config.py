@@ -461,9 +461,10 @@ class _Reader:
         database = url.database or ""
         # ":memory:" and "file:" URIs are not paths; absolute paths need nothing.
         relative = database and not database.startswith(("file:", ":memory:", "/"))
-        if url.get_backend_name() == "sqlite" and relative:
-            url = url.set(database=str(base / database))
-        return url.render_as_string(hide_password=False)
+        if url.get_backend_name() != "sqlite" or not relative:
+            return raw
+        # render_as_string escapes what needs it; make_url reads the path back intact.
+        return url.set(database=str(base / database)).render_as_string(hide_password=False)
 
     def daemon(self, data: Mapping[str, object], env: Mapping[str, str]) -> DaemonConfig:
         keys = ("timezone", "tick", "user_agent", "concurrency", "per_host")
