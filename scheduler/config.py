@@ -332,6 +332,7 @@ class _Reader:
     # --- generic readers: each returns a usable default after recording a problem ------
 
     def keys(self, table: Mapping[str, object], where: _KeyPath, known: Sequence[str]) -> None:
+        """Report the keys of `table` that are unknown or not supported yet."""
         for key in table:
             if key in _UNSUPPORTED.get(where[:1], {}):
                 self.problem((*where, key), _UNSUPPORTED[where[:1]][key])
@@ -343,6 +344,7 @@ class _Reader:
     def table(
         self, data: Mapping[str, object], key: str, known: Sequence[str]
     ) -> dict[str, object]:
+        """Return the [key] table of `data`, empty when absent."""
         value = data.get(key, {})
         if not isinstance(value, dict):
             self.problem((key,), f"expected a table [{key}], got {_toml_type(value)}")
@@ -351,6 +353,7 @@ class _Reader:
         return value
 
     def tables(self, data: Mapping[str, object], key: str) -> list[tuple[int, dict[str, object]]]:
+        """Return the [[key]] tables of `data` with their indexes."""
         value = data.get(key, [])
         if not isinstance(value, list):
             self.problem((key,), f"expected an array of tables [[{key}]], got {_toml_type(value)}")
@@ -366,6 +369,7 @@ class _Reader:
     def value(
         self, table: Mapping[str, object], where: _KeyPath, kind: type[_T], default: _T
     ) -> _T:
+        """Return the value at `where` if it is of type `kind`, else `default`."""
         value = table.get(str(where[-1]), default)
         # type() rather than isinstance(): TOML's true is not the integer 1.
         if type(value) is not kind:
@@ -374,16 +378,18 @@ class _Reader:
         return value
 
     def required(self, table: Mapping[str, object], where: _KeyPath) -> str | None:
+        """Return the non-blank string at `where`, or None."""
         if str(where[-1]) not in table:
             self.problem(where, "missing; this key is required")
             return None
-        text = self.value(table, where, str, "").strip()
-        if not text:
+        text = self.value(table, where, str, "")
+        if not text.strip():
             self.problem(where, "must not be empty")
             return None
         return text
 
     def positive(self, table: Mapping[str, object], where: _KeyPath, default: int) -> int:
+        """Return the integer at `where` if it is above zero, else `default`."""
         number = self.value(table, where, int, default)
         if number <= 0:
             self.problem(where, f"must be greater than 0, not {number}")
@@ -391,6 +397,7 @@ class _Reader:
         return number
 
     def duration(self, raw: object, where: _KeyPath | str, default: int | None) -> int | None:
+        """Return `raw` as a positive number of seconds, else `default`."""
         try:
             seconds = parse_duration(raw)
         except ValueError as error:
@@ -402,6 +409,7 @@ class _Reader:
         return seconds
 
     def strings(self, table: Mapping[str, object], where: _KeyPath) -> tuple[str, ...]:
+        """Return the strings of the array at `where`, empty when absent."""
         items = self.value(table, where, list, [])
         for index, item in enumerate(items):
             if not isinstance(item, str):
@@ -409,6 +417,7 @@ class _Reader:
         return tuple(item for item in items if isinstance(item, str))
 
     def name(self, table: Mapping[str, object], where: _KeyPath, seen: dict[str, int]) -> str:
+        """Return the table's name, checked for form and against the names `seen`."""
         name = self.required(table, (*where, "name"))
         if name is None:
             return ""
@@ -569,7 +578,8 @@ class _Reader:
                 self.problem((*where, "url"), f'"{url}" is not an http(s) URL')
             elif url in urls:
                 self.problem((*where, "url"), f"same URL as feeds[{urls[url]}]")
-            urls.setdefault(url, index)
+            elif url:
+                urls[url] = index
             topics = self.strings(table, (*where, "topics"))
             for number, topic in enumerate(topics):
                 if topic not in topic_names:

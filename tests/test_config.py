@@ -266,6 +266,19 @@ def test_each_kind_of_mistake_names_key_and_line(
     assert message in found[0].message
 
 
+def test_one_mistake_is_reported_once(tmp_path: Path) -> None:
+    text = MINIMAL + "[[feeds]]\nname = 'a'\n[[feeds]]\nname = 'b'\ntopics = ['nope']\n"
+    assert [(p.key, p.line) for p in problems_of(tmp_path, text)] == [
+        ("feeds[1].url", 8),
+        ("feeds[2].url", 10),
+        ("feeds[2].topics[0]", 12),
+    ]
+    broken_topic = "[[topics]]\nname = 'korea'\nquery = 'Korea AND'\n" + MINIMAL
+    # A feed may name a topic whose query is broken: only the query is reported.
+    broken_topic += "topics = ['korea']\n"
+    assert [p.key for p in problems_of(tmp_path, broken_topic)] == ["topics[0].query"]
+
+
 def test_missing_file_is_one_clear_problem(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
     with pytest.raises(ConfigError) as caught:
