@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import lxml.etree
 import lxml.html
 import trafilatura
+from trafilatura.settings import Document
 
 from crawler.text import clean_text
 
@@ -44,7 +45,7 @@ def extract_page(html: str, url: str) -> ExtractedPage | None:
         )
     except (ValueError, TypeError, lxml.etree.LxmlError):
         document = None
-    if document is None or not (document.text or "").strip():
+    if not isinstance(document, Document) or not (document.text or "").strip():
         return None
     head = _head_facts(html, url)
     return ExtractedPage(

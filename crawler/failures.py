@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
-
-from scrapy.spidermiddlewares.httperror import HttpError
 
 
 def describe_failure(failure: Failure) -> tuple[int | None, str]:
     """Return the HTTP status (None when no response came) and a one-line reason."""
     exc = failure.value
+    if exc is None:
+        return None, "unknown failure"
     if isinstance(exc, HttpError):
         status = int(exc.response.status)
         return status, f"HTTP {status}"

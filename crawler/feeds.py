@@ -21,7 +21,6 @@ from crawler.exceptions import FeedError
 from crawler.fingerprints import entry_key
 from crawler.text import html_to_text
 
-
 _SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+):")
 
 

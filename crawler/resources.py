@@ -17,9 +17,9 @@ from storage.db import Database
 
 def database(crawler: Crawler) -> Database:
     """Return the crawl's database, opening one from the settings' URL if none was given."""
-    shared = crawler.settings.get(options.DATABASE)
+    shared: Database | None = crawler.settings.get(options.DATABASE)
     if shared is not None:
-        return shared  # type: ignore[no-any-return]
+        return shared
     own: Database | None = getattr(crawler, "_newswatch_database", None)
     if own is None:
         url = crawler.settings.get(options.DATABASE_URL)
@@ -34,9 +34,9 @@ def database(crawler: Crawler) -> Database:
 
 def worker_pool(crawler: Crawler) -> WorkerPool:
     """Return the crawl's worker pool, starting one if none was given."""
-    shared = crawler.settings.get(options.WORKER_POOL)
+    shared: WorkerPool | None = crawler.settings.get(options.WORKER_POOL)
     if shared is not None:
-        return shared  # type: ignore[no-any-return]
+        return shared
     own: WorkerPool | None = getattr(crawler, "_newswatch_pool", None)
     if own is None:
         own = WorkerPool()

@@ -9,69 +9,59 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import click
-import typer
-from typer.core import TyperGroup
 
 from crawler.exceptions import CrawlerError
-from scheduler.commands import config_cmd, db_cmd, export_cmd, poll_cmd, run_cmd, sources_cmd
-from scheduler.commands import topics_cmd
-from scheduler.commands.context import State, UserError
+from scheduler.commands import (
+    config_cmd,
+    db_cmd,
+    export_cmd,
+    poll_cmd,
+    run_cmd,
+    sources_cmd,
+    topics_cmd,
+)
+from scheduler.commands.context import InputError, State, UserError
 from scheduler.config import ConfigError
 from storage.exceptions import StorageError
 
 
-class _Commands(TyperGroup):
+class _Commands(click.Group):
     """Turn library errors raised by any subcommand into `UserError`."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            raise UserError("\n".join(str(p) for p in exc.problems), exit_code=2) from None
+            raise InputError("\n".join(str(p) for p in exc.problems)) from None
         except (StorageError, CrawlerError) as exc:
             raise UserError(f"newswatch: {exc}") from None
 
 
-app = typer.Typer(
-    cls=_Commands,
-    name="newswatch",
-    help="Watch news feeds for your topics; store each article once; export them daily.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: $NEWSWATCH_CONFIG, then ./config.toml).",
 )
-
-
-@app.callback()
-def options(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config file (default: $NEWSWATCH_CONFIG, then ./config.toml).",
-            dir_okay=False,
-        ),
-    ] = None,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
-    ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
-) -> None:
+@click.option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+@click.version_option(package_name="newswatch")
+@click.pass_context
+def app(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool) -> None:
     """Watch news feeds for your topics; store each article once; export them daily."""
-    ctx.obj = State(config_path=config, verbosity=-1 if quiet else verbose)
+    ctx.obj = State(config_path=config_path, verbosity=-1 if quiet else verbose)
     configure_logging(ctx.obj.verbosity)
 
 
 def configure_logging(verbosity: int) -> None:
     """Log one line per event to stderr; Scrapy's own chatter only when asked."""
     ours = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    scrapy_level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+    libraries = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         verbosity, logging.DEBUG
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -82,19 +72,19 @@ def configure_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(ours)
     for name in ("scrapy", "twisted", "py.warnings", "apscheduler", "trafilatura", "htmldate"):
-        logging.getLogger(name).setLevel(scrapy_level)
+        logging.getLogger(name).setLevel(libraries)
     logging.getLogger("alembic").setLevel(logging.WARNING if verbosity < 1 else logging.INFO)
 
 
-app.command("run", help=run_cmd.run.__doc__)(run_cmd.run)
-app.command("poll", help=poll_cmd.poll.__doc__)(poll_cmd.poll)
-app.command("export", help=export_cmd.export.__doc__)(export_cmd.export)
-app.command("sources", help=sources_cmd.sources.__doc__)(sources_cmd.sources)
-app.add_typer(topics_cmd.app, name="topics")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(config_cmd.app, name="config")
+app.add_command(run_cmd.run)
+app.add_command(poll_cmd.poll)
+app.add_command(export_cmd.export)
+app.add_command(sources_cmd.sources)
+app.add_command(topics_cmd.topics)
+app.add_command(db_cmd.db)
+app.add_command(config_cmd.config)
 
 
 def main() -> None:
     """Entry point of the `newswatch` console script."""
-    app()
+    app(prog_name="newswatch")

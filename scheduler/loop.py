@@ -18,7 +18,9 @@ def event_loop() -> asyncio.AbstractEventLoop:
     install_reactor(REACTOR)
     from twisted.internet import reactor
 
-    return reactor._asyncioEventloop  # type: ignore[attr-defined,no-any-return]
+    running: Any = reactor
+    found: asyncio.AbstractEventLoop = running._asyncioEventloop
+    return found
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
@@ -27,8 +29,10 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
     Exceptions from `main` propagate to the caller once the reactor has stopped.
     """
     loop = event_loop()
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
 
+    # Typed as the plain IReactorCore interface; the asyncio reactor has more.
+    reactor: Any = installed
     outcome: dict[str, Any] = {}
 
     async def wrapper() -> None:
@@ -37,11 +41,12 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
         except BaseException as exc:  # handed back to the caller below
             outcome["error"] = exc
         finally:
-            reactor.stop()  # type: ignore[attr-defined]
+            reactor.stop()
 
-    reactor.callWhenRunning(lambda: loop.create_task(wrapper()))  # type: ignore[attr-defined]
+    reactor.callWhenRunning(lambda: loop.create_task(wrapper()))
     # Signals are the caller's business (the daemon installs its own on the loop).
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=False)
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    value: T = outcome["value"]
+    return value

@@ -20,10 +20,12 @@ from crawler.failures import describe_failure
 from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
 from crawler.items import ArticleItem
 from crawler.workers import WorkerPool
-from storage.articles import known_entry_keys
 from storage.db import Database
 from storage.records import CheckResult, SourceState
+from storage.sightings import known_entry_keys
 from storage.sources import record_checks
+
+_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"
 
 # Sent once per feed when its response (or failure) has been handled; the CLI's progress
 # bar listens to it. Arguments: source (SourceState), result (CheckResult).
@@ -62,13 +64,10 @@ class FeedSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FeedSpider:
         """Build the spider from the crawl's settings and shared resources."""
-        spider = cls(
-            *args,
-            database=resources.database(crawler),
-            pool=resources.worker_pool(crawler),
-            feeds=crawler.settings.get(options.FEEDS) or {},
-            **kwargs,
-        )
+        kwargs.setdefault("database", resources.database(crawler))
+        kwargs.setdefault("pool", resources.worker_pool(crawler))
+        kwargs.setdefault("feeds", crawler.settings.get(options.FEEDS) or {})
+        spider = cls(*args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
         return spider
@@ -76,7 +75,7 @@ class FeedSpider(Spider):
     async def start(self) -> AsyncIterator[Any]:
         """Request every feed, sending the stored validators (RFC 9110, section 13.1)."""
         for source in self.sources:
-            headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"}
+            headers = {"Accept": _ACCEPT}
             if source.etag:
                 headers["If-None-Match"] = source.etag
             if source.last_modified:
@@ -147,11 +146,13 @@ class FeedSpider(Spider):
 
     def feed_failed(self, failure: Failure) -> None:
         """Record a feed that could not be fetched."""
-        source: SourceState = failure.request.cb_kwargs["source"]
+        source: SourceState = _request(failure).cb_kwargs["source"]
         status, reason = describe_failure(failure)
         self._finish(source, CheckResult(source.id, datetime.now(UTC), status, error=reason))
         self._count("feeds_failed")
-        self.logger.warning("feed failed source=%s url=%s error=%s", source.name, source.url, reason)
+        self.logger.warning(
+            "feed failed source=%s url=%s error=%s", source.name, source.url, reason
+        )
 
     async def parse_page(
         self, response: Response, source: SourceState, entry: FeedEntry, language: str | None
@@ -167,10 +168,15 @@ class FeedSpider(Spider):
 
     def page_failed(self, failure: Failure) -> ArticleItem:
         """Keep the entry with the feed's content when its page cannot be fetched."""
-        kwargs = failure.request.cb_kwargs
+        request = _request(failure)
+        kwargs = request.cb_kwargs
         _, reason = describe_failure(failure)
-        self.logger.info("page failed source=%s url=%s error=%s", kwargs["source"].name,
-                         failure.request.url, reason)
+        self.logger.info(
+            "page failed source=%s url=%s error=%s",
+            kwargs["source"].name,
+            request.url,
+            reason,
+        )
         self._count("pages_failed")
         self._page_done(kwargs["source"])
         return _item(kwargs["source"], kwargs["entry"], kwargs["language"], None)
@@ -189,9 +195,7 @@ class FeedSpider(Spider):
         if done:
             await asyncio.to_thread(record_checks, self.database, done)
 
-    async def _unseen(
-        self, source: SourceState, entries: Sequence[FeedEntry]
-    ) -> list[FeedEntry]:
+    async def _unseen(self, source: SourceState, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
         """Return the entries this source has not delivered before, in feed order."""
         keys = [entry.key for entry in entries]
         known = await asyncio.to_thread(known_entry_keys, self.database, source.id, keys)
@@ -240,6 +244,12 @@ def _item(
         item.language = page.language or language
         item.canonical_url = page.canonical_url or ""
     return item
+
+
+def _request(failure: Failure) -> Request:
+    # Scrapy attaches the failed request to the failure it hands an errback.
+    request: Request = failure.request  # type: ignore[attr-defined]
+    return request
 
 
 def _headers(response: Response) -> dict[str, str]:

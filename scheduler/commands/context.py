@@ -1,13 +1,12 @@
-"""What every command shares: the global options and how to load the config."""
+"""What every command shares: the global options, errors, config and database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
-import typer
 
 from scheduler.config import Config, load_config
 from storage.db import Database
@@ -16,13 +15,15 @@ from storage.db import Database
 class UserError(click.ClickException):
     """An error in the user's input or environment: shown as is, without a traceback."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file: Any = None) -> None:
+    def show(self, file: IO[Any] | None = None) -> None:
         """Print the message, line by line, to stderr."""
         click.echo(self.format_message(), err=True)
+
+
+class InputError(UserError):
+    """A bad config or argument: exit status 2, as for a usage error."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,13 @@ class State:
     verbosity: int
 
 
-def state(ctx: typer.Context) -> State:
+def state(ctx: click.Context) -> State:
     """Return the global options of this invocation."""
     found = ctx.find_object(State)
     return found if found is not None else State(None, 0)
 
 
-def config(ctx: typer.Context) -> Config:
+def config(ctx: click.Context) -> Config:
     """Load the config named by the global options (raises ConfigError)."""
     return load_config(state(ctx).config_path)
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
 from scheduler.commands import context
 
-app = typer.Typer(help="Manage the database.", no_args_is_help=True)
+
+@click.group()
+def db() -> None:
+    """Manage the database."""
 
 
-@app.command("upgrade")
-def upgrade(ctx: typer.Context) -> None:
+@db.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
     """Create the database or migrate it to the current schema."""
     config = context.config(ctx)
     database = context.database(config)
-    typer.echo(f"database is up to date: {database.display_url}")
+    click.echo(f"database is up to date: {database.display_url}")
     database.dispose()

@@ -5,37 +5,47 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TextIO
 
-import typer
+import click
 
 from scheduler.commands import context
 from scheduler.config import ConfigError, parse_duration
-from storage.articles import export_rows
 from storage.export import write_csv, write_jsonl
-
-
-class Format(StrEnum):
-    """Export formats."""
-
-    jsonl = "jsonl"
-    csv = "csv"
-
+from storage.export_rows import export_rows
 
 WHEN_HELP = 'An ISO date or time (UTC unless it says), "today", "yesterday", or an age like "24h".'
 
 
+@click.command()
+@click.option("--since", help=f"First seen at or after this. {WHEN_HELP}")
+@click.option("--until", help=f"First seen before this. {WHEN_HELP}")
+@click.option("--topic", help="Only articles matching this topic.")
+@click.option(
+    "--format",
+    "-f",
+    "format_",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    default="-",
+    help="File to write, or '-' for standard output.",
+    show_default=True,
+)
+@click.pass_context
 def export(
-    ctx: typer.Context,
-    since: Annotated[str | None, typer.Option(help=f"First seen at or after. {WHEN_HELP}")] = None,
-    until: Annotated[str | None, typer.Option(help=f"First seen before. {WHEN_HELP}")] = None,
-    topic: Annotated[str | None, typer.Option(help="Only articles matching this topic.")] = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.jsonl,
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="File to write, or '-' for standard output.")
-    ] = "-",
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    topic: str | None,
+    format_: str,
+    output: str,
 ) -> None:
     """Write stored articles in the export schema (see README), oldest first."""
     config = context.config(ctx)
@@ -55,12 +65,12 @@ def export(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 out = stack.enter_context(path.open("w", encoding="utf-8", newline=""))
             rows = export_rows(database, since=start, until=end, topic=topic)
-            writer = write_jsonl if format is Format.jsonl else write_csv
+            writer = write_jsonl if format_ == "jsonl" else write_csv
             count = writer(rows, out)
     finally:
         database.dispose()
     if output != "-":
-        typer.echo(f"exported {count} articles to {output}", err=True)
+        click.echo(f"exported {count} articles to {output}", err=True)
 
 
 def parse_when(value: str, now: datetime) -> datetime:
@@ -77,7 +87,7 @@ def parse_when(value: str, now: datetime) -> datetime:
         try:
             return now - timedelta(seconds=parse_duration(text))
         except (ConfigError, ValueError):
-            raise context.UserError(
-                f"newswatch: cannot read the time {value!r}. {WHEN_HELP}", exit_code=2
+            raise context.InputError(
+                f"newswatch: cannot read the time {value!r}. {WHEN_HELP}"
             ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

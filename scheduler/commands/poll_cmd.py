@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -15,13 +13,14 @@ from scheduler.poller import Poller, PollSummary, sync_config
 from storage.records import CheckResult, SourceState
 
 
-def poll(
-    ctx: typer.Context,
-    names: Annotated[
-        list[str] | None, typer.Argument(help="Feeds to poll (default: every enabled feed).")
-    ] = None,
-) -> None:
-    """Poll feeds once now, whether due or not, then print a summary."""
+@click.command()
+@click.argument("names", nargs=-1)
+@click.pass_context
+def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Poll feeds once now, due or not, then print a summary.
+
+    NAMES are the feeds to poll; by default every enabled feed.
+    """
     config = context.config(ctx)
     known = {feed.name for feed in config.feeds}
     unknown = sorted(set(names or ()) - known)
@@ -39,14 +38,14 @@ def poll(
     finally:
         pool.close()
         database.dispose()
-    typer.echo(
+    click.echo(
         f"feeds: {summary.feeds}  fetched: {summary.fetched}  "
         f"not modified: {summary.not_modified}  failed: {summary.failed}  "
         f"new articles: {summary.new}  duplicates: {summary.duplicates}  "
         f"off-topic: {summary.off_topic}"
     )
     if summary.feeds and summary.failed == summary.feeds:
-        raise typer.Exit(1)
+        ctx.exit(1)
 
 
 async def _poll(poller: Poller, names: list[str], console: Console) -> PollSummary:

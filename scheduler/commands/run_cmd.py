@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
 from scheduler.commands import context
 from scheduler.daemon import run_daemon
 
 
-def run(ctx: typer.Context) -> None:
+@click.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT; logs go to stderr."""
     run_daemon(context.config(ctx))

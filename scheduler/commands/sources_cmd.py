@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated
 
-import typer
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -14,10 +13,10 @@ from scheduler.commands import context
 from storage.sources import source_health
 
 
-def sources(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
-) -> None:
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+@click.pass_context
+def sources(ctx: click.Context, as_json: bool) -> None:
     """Show each source's health: last check, status, next check, errors."""
     config = context.config(ctx)
     database = context.database(config)
@@ -26,11 +25,20 @@ def sources(
     finally:
         database.dispose()
     if as_json:
-        typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        click.echo(json.dumps([row.as_json() for row in rows], indent=2))
         return
     now = datetime.now(UTC)
-    table = Table("name", "kind", "state", "last check", "status", "next check", "errors",
-                  "articles", "last error")
+    table = Table(
+        "name",
+        "kind",
+        "state",
+        "last check",
+        "status",
+        "next check",
+        "errors",
+        "articles",
+        "last error",
+    )
     for row in rows:
         table.add_row(
             row.name,
@@ -51,6 +59,13 @@ def _ago(moment: datetime | None, now: datetime) -> str:
         return "never"
     seconds = int((moment - now).total_seconds())
     span = abs(seconds)
-    text = (f"{span}s" if span < 120 else f"{span // 60}m" if span < 7200
-            else f"{span // 3600}h" if span < 172800 else f"{span // 86400}d")
+    text = (
+        f"{span}s"
+        if span < 120
+        else f"{span // 60}m"
+        if span < 7200
+        else f"{span // 3600}h"
+        if span < 172800
+        else f"{span // 86400}d"
+    )
     return f"in {text}" if seconds > 0 else f"{text} ago"
