@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from scrapy import exceptions as scrapy_errors
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+# Scrapy's own download errors first, then the Twisted ones older handlers raise.
+_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((scrapy_errors.CannotResolveHostError, net.DNSLookupError), "DNS lookup failed"),
+    (
+        (scrapy_errors.DownloadConnectionRefusedError, net.ConnectionRefusedError),
+        "connection refused",
+    ),
+    ((scrapy_errors.DownloadTimeoutError, net.TimeoutError, net.TCPTimedOutError), "timed out"),
+    (
+        (
+            scrapy_errors.ResponseDataLossError,
+            ResponseNeverReceived,
+            ResponseFailed,
+            net.ConnectionLost,
+            net.ConnectionDone,
+        ),
+        "connection closed before the response was complete",
+    ),
+    (scrapy_errors.UnsupportedURLSchemeError, "unsupported URL scheme"),
+    (scrapy_errors.DownloadCancelledError, "download cancelled (too large, or stopped)"),
+)
 
 
 def describe_failure(failure: Failure) -> tuple[int | None, str]:
@@ -16,15 +39,10 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
     if isinstance(exc, HttpError):
         status = int(exc.response.status)
         return status, f"HTTP {status}"
-    if isinstance(exc, net.DNSLookupError):
-        return None, "DNS lookup failed"
-    if isinstance(exc, net.ConnectionRefusedError):
-        return None, "connection refused"
-    if isinstance(exc, net.TimeoutError | net.TCPTimedOutError):
-        return None, "timed out"
-    if isinstance(exc, ResponseNeverReceived | ResponseFailed | net.ConnectionLost):
-        return None, "connection closed before the response was complete"
-    if isinstance(exc, net.ConnectError):
+    for kinds, reason in _REASONS:
+        if isinstance(exc, kinds):
+            return None, reason
+    if isinstance(exc, net.ConnectError | scrapy_errors.DownloadFailedError):
         return None, f"cannot connect: {_one_line(exc)}"
     return None, f"{type(exc).__name__}: {_one_line(exc)}"
 

@@ -16,9 +16,10 @@ from crawler.items import ArticleItem
 from crawler.text import clean_text
 from crawler.topics import prepare_text
 from crawler.urls import canonical_url
-from storage.articles import record_rejected, store_articles
+from storage.articles import store_articles
 from storage.db import Database
 from storage.records import ArticleRecord, SeenEntry
+from storage.sightings import record_rejected
 
 # A publication date further ahead than this is a wrong clock or a wrong guess.
 _FUTURE_SLACK = timedelta(days=1)

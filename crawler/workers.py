@@ -30,6 +30,10 @@ class WorkerPool:
         else:
             self._executor = ThreadPoolExecutor(max_workers=count, thread_name_prefix="nw-cpu")
 
+    def __deepcopy__(self, memo: dict[int, object]) -> WorkerPool:
+        # Scrapy deep-copies its settings per crawler; the pool is shared, not copied.
+        return self
+
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """Run `function(*args)` in the pool and return its result."""
         loop = asyncio.get_running_loop()

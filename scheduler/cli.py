@@ -73,6 +73,10 @@ def configure_logging(verbosity: int) -> None:
     root.setLevel(ours)
     for name in ("scrapy", "twisted", "py.warnings", "apscheduler", "trafilatura", "htmldate"):
         logging.getLogger(name).setLevel(libraries)
+    # The spider logs each failed feed once, with its source; Scrapy's retry log repeats it.
+    logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(
+        logging.CRITICAL if verbosity < 1 else logging.DEBUG
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING if verbosity < 1 else logging.INFO)
 
 

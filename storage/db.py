@@ -97,6 +97,10 @@ class Database:
         """Return the dialect name: "sqlite" or "postgresql"."""
         return self.engine.dialect.name
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Database:
+        # Scrapy deep-copies its settings per crawler; the database is shared, not copied.
+        return self
+
     @property
     def display_url(self) -> str:
         """Return the URL with its password masked, fit for logs and messages."""
@@ -202,7 +206,7 @@ def _create_engine(url: URL) -> Engine:
         # psycopg 3 is the driver we ship; plain postgresql:// would mean psycopg2.
         if url.get_driver_name() in ("", "psycopg2", "postgres") or backend == "postgres":
             url = url.set(drivername="postgresql+psycopg")
-        connect_args: dict[str, Any] = {"application_name": "newswatch"}
+        connect_args: dict[str, Any] = {"application_name": "newswatch", "prepare_threshold": None}
         if "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
         # Pre-ping: a daemon outlives server restarts and idle-connection reapers.

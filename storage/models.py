@@ -125,13 +125,17 @@ class Article(Base):
 
 
 class Sighting(Base):
-    """One source carrying one article under its own entry key."""
+    """One source carrying one article under its own entry key.
+
+    A sighting without an article is an entry that was seen and not kept (it matched
+    no topic): remembering it lets the next poll skip it before fetching its page.
+    """
 
     __tablename__ = "sightings"
     __table_args__ = (UniqueConstraint("source_id", "entry_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    article_id: Mapped[int] = mapped_column(
+    article_id: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.models import Sighting
-from storage.sql import chunked
+from storage.records import SeenEntry
+from storage.sql import chunked, insert_ignoring_conflicts
 
 
 def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[str]:
@@ -27,3 +30,29 @@ def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[s
             )
             known.update(session.scalars(stmt))
     return known
+
+
+def record_rejected(db: Database, entries: Sequence[SeenEntry], now: datetime) -> None:
+    """Remember entries that were not kept (no topic matched), without an article.
+
+    A sighting with no article makes rung 1 of the ladder skip the entry on the next
+    poll, so its page is never fetched again; it is idempotent like every write here.
+    """
+    if not entries:
+        return
+    rows = [
+        {
+            "article_id": None,
+            "source_id": e.source_id,
+            "entry_key": e.entry_key,
+            "url": e.url,
+            "seen_at": now,
+        }
+        for e in entries
+    ]
+
+    def work(session: Session) -> None:
+        for chunk in chunked(rows):
+            session.execute(insert_ignoring_conflicts(session, Sighting), list(chunk))
+
+    db.write(work)

@@ -62,7 +62,7 @@ async def _poll(poller: Poller, names: list[str], console: Console) -> PollSumma
         task = progress.add_task("polling", total=len(sources))
 
         def advance(source: SourceState, result: CheckResult) -> None:
-            if result.error:
+            if result.error and console.is_terminal:
                 progress.console.print(f"[red]failed[/] {source.name}: {result.error}")
             progress.advance(task)
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.commands import context
-from storage.sources import source_health
+from storage.health import source_health
 
 
 @click.command()

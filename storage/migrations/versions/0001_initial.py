@@ -83,7 +83,7 @@ def upgrade() -> None:
     op.create_table(
         "sightings",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=True),
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("entry_key", sa.Text(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
