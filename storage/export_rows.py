@@ -81,7 +81,8 @@ def _sources(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
     )
     names: dict[int, list[str]] = defaultdict(list)
     for article_id, name in session.execute(stmt):
-        names[article_id].append(name)
+        if article_id is not None:  # the IN list excludes article-less sightings anyway
+            names[article_id].append(name)
     return names
 
 
