@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.signalmanager import SignalManager
 from scrapy.statscollectors import StatsCollector
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import options, resources
 from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
+from crawler.signals import store_failed
 from crawler.text import clean_text
 from crawler.topics import prepare_text
 from crawler.urls import canonical_url
 from storage.articles import store_articles
 from storage.db import Database
+from storage.exceptions import StorageError
 from storage.records import ArticleRecord, SeenEntry
 from storage.sightings import record_rejected
+
+log = logging.getLogger("newswatch.store")
 
 # A publication date further ahead than this is a wrong clock or a wrong guess.
 _FUTURE_SLACK = timedelta(days=1)
@@ -106,8 +113,10 @@ class StorePipeline:
         topics_configured: bool,
         feeds: Mapping[str, options.FeedOptions],
         stats: StatsCollector,
+        signals: SignalManager,
     ) -> None:
         self.database = database
+        self.signals = signals
         self.batch_size = batch_size
         self.topics_configured = topics_configured
         self.feeds = feeds
@@ -126,6 +135,7 @@ class StorePipeline:
             bool(crawler.settings.get(options.TOPICS)),
             crawler.settings.get(options.FEEDS) or {},
             crawler.stats,
+            crawler.signals,
         )
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
@@ -156,9 +166,17 @@ class StorePipeline:
             if not articles and not rejected:
                 return
             now = datetime.now(UTC)
-            stats = await asyncio.to_thread(store_articles, self.database, articles, now)
-            if rejected:
-                await asyncio.to_thread(record_rejected, self.database, rejected, now)
+            try:
+                stats = await asyncio.to_thread(store_articles, self.database, articles, now)
+                if rejected:
+                    await asyncio.to_thread(record_rejected, self.database, rejected, now)
+            except (StorageError, SQLAlchemyError) as exc:
+                sources = {a.source_id for a in articles} | {r.source_id for r in rejected}
+                log.error("store failed sources=%s error=%s", sorted(sources), exc)
+                await self.signals.send_catch_log_async(
+                    store_failed, source_ids=sources, error=str(exc)
+                )
+                return
         self.stats.inc_value("newswatch/articles_new", stats.new)
         self.stats.inc_value("newswatch/articles_duplicate", stats.duplicates)
         self.stats.inc_value("newswatch/articles_known", stats.known)

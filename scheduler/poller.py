@@ -13,7 +13,8 @@ from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import Settings
 
 from crawler import options
-from crawler.spiders.feeds import FeedSpider, feed_checked
+from crawler.signals import feed_checked
+from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
 from scheduler.config import Config
 from storage.db import Database

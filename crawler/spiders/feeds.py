@@ -19,6 +19,7 @@ from crawler.extraction import ExtractedPage, extract_page
 from crawler.failures import describe_failure
 from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
 from crawler.items import ArticleItem
+from crawler.signals import feed_checked, store_failed
 from crawler.workers import WorkerPool
 from storage.db import Database
 from storage.records import CheckResult, SourceState
@@ -26,10 +27,6 @@ from storage.sightings import known_entry_keys
 from storage.sources import record_checks
 
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"
-
-# Sent once per feed when its response (or failure) has been handled; the CLI's progress
-# bar listens to it. Arguments: source (SourceState), result (CheckResult).
-feed_checked = object()
 
 
 @dataclass(slots=True)
@@ -60,6 +57,7 @@ class FeedSpider(Spider):
         self.pool = pool
         self.feeds = feeds
         self._polls: dict[int, _Poll] = {}
+        self._store_errors: dict[int, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FeedSpider:
@@ -70,6 +68,7 @@ class FeedSpider(Spider):
         spider = cls(*args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
+        crawler.signals.connect(spider.store_failed, signal=store_failed)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -188,12 +187,24 @@ class FeedSpider(Spider):
         keeps its old validators, and its remaining entries are fetched next time.
         """
         done = [
-            poll.result
+            self._unless_unstored(poll.result)
             for poll in self._polls.values()
             if poll.result is not None and (reason == "finished" or poll.pending_pages == 0)
         ]
         if done:
             await asyncio.to_thread(record_checks, self.database, done)
+
+    def store_failed(self, source_ids: set[int], error: str) -> None:
+        """Note feeds whose items could not be written."""
+        for source_id in source_ids:
+            self._store_errors[source_id] = error
+
+    def _unless_unstored(self, result: CheckResult) -> CheckResult:
+        """Turn a feed's result into a failure if some of its items were not written."""
+        error = self._store_errors.get(result.source_id)
+        if error is None:
+            return result
+        return CheckResult(result.source_id, result.checked_at, result.status, error=error)
 
     async def _unseen(self, source: SourceState, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
         """Return the entries this source has not delivered before, in feed order."""
