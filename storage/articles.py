@@ -12,10 +12,11 @@ batch at the same time can never store an article or a sighting twice.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -133,12 +134,18 @@ def _scrub(record: ArticleRecord) -> ArticleRecord:
 
 
 def _existing_sightings(session: Session, keys: Iterable[SightingKey]) -> set[SightingKey]:
+    # One IN list per source: a (source_id, entry_key) row-value IN list plans as an OR
+    # of index probes on PostgreSQL, 50x slower than `source_id = ? AND entry_key IN`.
+    by_source: dict[int, list[str]] = defaultdict(list)
+    for source_id, entry_key in keys:
+        by_source[source_id].append(entry_key)
     found: set[SightingKey] = set()
-    for chunk in chunked(sorted(keys)):
-        stmt = select(Sighting.source_id, Sighting.entry_key).where(
-            tuple_(Sighting.source_id, Sighting.entry_key).in_(chunk)
-        )
-        found.update((source_id, entry_key) for source_id, entry_key in session.execute(stmt))
+    for source_id, entry_keys in sorted(by_source.items()):
+        for chunk in chunked(sorted(entry_keys)):
+            stmt = select(Sighting.entry_key).where(
+                Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
+            )
+            found.update((source_id, entry_key) for entry_key in session.scalars(stmt))
     return found
 
 

@@ -206,7 +206,13 @@ def _create_engine(url: URL) -> Engine:
         # psycopg 3 is the driver we ship; plain postgresql:// would mean psycopg2.
         if url.get_driver_name() in ("", "psycopg2", "postgres") or backend == "postgres":
             url = url.set(drivername="postgresql+psycopg")
-        connect_args: dict[str, Any] = {"application_name": "newswatch", "prepare_threshold": None}
+        connect_args: dict[str, Any] = {
+            "application_name": "newswatch",
+            # psycopg prepares a statement after 5 runs and PostgreSQL then may pick a
+            # generic plan; for our IN lists of hundreds of keys that plan scans the
+            # whole index (measured 90 ms instead of 4 ms per lookup of 500 keys).
+            "prepare_threshold": None,
+        }
         if "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
         # Pre-ping: a daemon outlives server restarts and idle-connection reapers.

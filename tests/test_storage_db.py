@@ -1,0 +1,130 @@
+"""Opening the database: pragmas, migrations, UTC times, errors and the daemon lock."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import StatementError
+
+from storage.db import Database
+from storage.exceptions import DatabaseLocked, DatabaseUnavailable
+from storage.models import Base, Source
+from storage.records import SourceSpec
+from storage.sources import sync_sources
+from tests.conftest import PG_URL
+
+
+def test_open_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "newswatch.db"
+    db = Database.open(f"sqlite:///{path}")
+    try:
+        db.upgrade()
+        assert path.exists()
+        with db.session() as session:
+            pragma = {
+                name: session.execute(text(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+        assert pragma == {
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 10_000,
+            "synchronous": 1,  # NORMAL
+        }
+    finally:
+        db.dispose()
+
+
+def test_schema_matches_models_after_upgrade(database: Database) -> None:
+    database.upgrade()  # a second upgrade is a no-op
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_times_come_back_aware_utc(database: Database) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2024, 10, 15, 10, 0, 0, 123456, tzinfo=plus_two)
+    sync_sources(database, [SourceSpec("a", "feed", "http://a.test/")], 900, local)
+    with database.session() as session:
+        stored = session.scalars(select(Source.next_check_at)).one()
+        later = session.scalars(
+            select(Source.name).where(
+                Source.next_check_at < datetime(2024, 10, 15, 8, 1, tzinfo=UTC)
+            )
+        ).all()
+    assert stored == datetime(2024, 10, 15, 8, 0, 0, 123456, tzinfo=UTC)
+    assert stored.tzinfo is UTC
+    assert later == ["a"]
+
+
+def test_naive_times_are_refused(database: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        sync_sources(
+            database, [SourceSpec("a", "feed", "http://a.test/")], 900, datetime(2024, 1, 1)
+        )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "mysql://user:secret@localhost/db",
+        "postgresql+psycopg://user:secret@127.0.0.1:1/db",
+        "sqlite:////proc/no/such/dir/newswatch.db",
+    ],
+)
+def test_unusable_url_is_one_clear_line(url: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        Database.open(url)
+    message = str(caught.value)
+    assert message.startswith("storage: cannot open database ")
+    assert "\n" not in message
+    assert "secret" not in message
+
+
+def test_display_url_masks_password(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert db.dialect == "sqlite"
+        assert db.display_url == f"sqlite:///{tmp_path / 'x.db'}"
+    finally:
+        db.dispose()
+
+
+def test_second_daemon_on_same_file_is_refused(sqlite_url: str) -> None:
+    first = Database.open(sqlite_url)
+    second = Database.open(sqlite_url)
+    try:
+        first.lock_daemon()
+        first.lock_daemon()  # the holder may ask again
+        with pytest.raises(DatabaseLocked) as caught:
+            second.lock_daemon()
+        assert str(caught.value) == (
+            f"storage: another newswatch daemon is already running on "
+            f"{first.sqlite_path} (pid {os.getpid()})"
+        )
+        first.dispose()
+        second.lock_daemon()  # released on dispose
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="NEWSWATCH_TEST_DATABASE_URL is not set")
+def test_postgresql_needs_no_daemon_lock_and_defaults_to_psycopg(pg_url: str) -> None:
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    first, second = Database.open(plain), Database.open(plain)
+    try:
+        assert first.engine.dialect.driver == "psycopg"
+        first.lock_daemon()
+        second.lock_daemon()  # several daemons may share PostgreSQL
+    finally:
+        first.dispose()
+        second.dispose()
