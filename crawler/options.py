@@ -17,6 +17,7 @@ TOPICS = "NEWSWATCH_TOPICS"  # tuple[TopicRule, ...]
 FEEDS = "NEWSWATCH_FEEDS"  # dict[str, FeedOptions], by source name
 WORKER_POOL = "NEWSWATCH_WORKER_POOL"  # a crawler.workers.WorkerPool
 STORE_BATCH = "NEWSWATCH_STORE_BATCH"  # articles per write transaction
+MAX_INTERVAL = "NEWSWATCH_MAX_INTERVAL"  # seconds: the longest error back-off
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,7 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.DATABASE: database,
             options.WORKER_POOL: pool,
             options.TOPICS: topic_rules(config),
+            options.MAX_INTERVAL: config.polling.max_interval_s,
             options.FEEDS: {
                 feed.name: options.FeedOptions(
                     topics=feed.topics,

@@ -49,6 +49,7 @@ class FeedSpider(Spider):
         database: Database,
         pool: WorkerPool,
         feeds: Mapping[str, options.FeedOptions],
+        max_interval_s: int = 86_400,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,6 +57,7 @@ class FeedSpider(Spider):
         self.database = database
         self.pool = pool
         self.feeds = feeds
+        self.max_interval_s = max_interval_s
         self._polls: dict[int, _Poll] = {}
         self._store_errors: dict[int, str] = {}
 
@@ -65,6 +67,7 @@ class FeedSpider(Spider):
         kwargs.setdefault("database", resources.database(crawler))
         kwargs.setdefault("pool", resources.worker_pool(crawler))
         kwargs.setdefault("feeds", crawler.settings.get(options.FEEDS) or {})
+        kwargs.setdefault("max_interval_s", crawler.settings.getint(options.MAX_INTERVAL, 86_400))
         spider = cls(*args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
@@ -192,7 +195,7 @@ class FeedSpider(Spider):
             if poll.result is not None and (reason == "finished" or poll.pending_pages == 0)
         ]
         if done:
-            await asyncio.to_thread(record_checks, self.database, done)
+            await asyncio.to_thread(record_checks, self.database, done, self.max_interval_s)
 
     def store_failed(self, source_ids: set[int], error: str) -> None:
         """Note feeds whose items could not be written."""
