@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,9 +23,10 @@ from storage.db import Database
 from storage.exceptions import StorageError
 from storage.models import Article, ArticleTopic, Sighting, Topic
 from storage.records import ArticleRecord, StoreStats
-from storage.sql import chunked, insert_ignoring_conflicts
+from storage.sql import chunked, index_key, insert_ignoring_conflicts, storable_text
 
 SightingKey = tuple[int, str]
+CONTENT_HASH_CHARS = 128  # the width of articles.content_hash
 
 
 def store_articles(db: Database, records: Sequence[ArticleRecord], now: datetime) -> StoreStats:
@@ -33,7 +34,10 @@ def store_articles(db: Database, records: Sequence[ArticleRecord], now: datetime
 
     Records in one batch that duplicate each other resolve like records from separate
     batches: the first becomes the article, the others add their sightings to it.
-    Topic names in `matches` that are not in the topics table are ignored.
+    Topic names in `matches` that are not in the topics table are ignored. NUL and lone
+    surrogates are dropped from strings; a naive `published_at` is taken as UTC; an
+    entry key or canonical URL over 2000 bytes, or a content hash over 128, is stored
+    as a prefix plus its sha256.
     """
     if not records:
         return StoreStats()
@@ -107,27 +111,26 @@ def _store(session: Session, records: list[ArticleRecord], now: datetime) -> Sto
 
 
 def _scrub(record: ArticleRecord) -> ArticleRecord:
-    """Drop NUL characters (PostgreSQL text cannot hold them) and refuse naive times."""
-    if record.published_at is not None and record.published_at.tzinfo is None:
-        raise ValueError(f"storage: published_at of {record.url} is a naive datetime")
-
-    def clean(value: str) -> str:
-        return value.replace("\x00", "")
-
+    """Make every string storable and bound the unique keys."""
+    published_at = record.published_at
+    if published_at is not None and published_at.tzinfo is None:
+        # Feed dates without a zone are UTC by convention (feedparser's *_parsed are).
+        published_at = published_at.replace(tzinfo=UTC)
     return dataclasses.replace(
         record,
-        entry_key=clean(record.entry_key),
-        url=clean(record.url),
-        canonical_url=clean(record.canonical_url),
-        content_hash=clean(record.content_hash),
-        title=clean(record.title),
-        summary=clean(record.summary),
-        text=clean(record.text),
-        authors=tuple(clean(author) for author in record.authors),
-        language=None if record.language is None else clean(record.language),
-        guid=None if record.guid is None else clean(record.guid),
+        published_at=published_at,
+        entry_key=index_key(record.entry_key),
+        url=storable_text(record.url),
+        canonical_url=index_key(record.canonical_url),
+        content_hash=index_key(record.content_hash, CONTENT_HASH_CHARS),
+        title=storable_text(record.title),
+        summary=storable_text(record.summary),
+        text=storable_text(record.text),
+        authors=tuple(storable_text(author) for author in record.authors),
+        language=None if record.language is None else storable_text(record.language),
+        guid=None if record.guid is None else storable_text(record.guid),
         matches={
-            clean(name): tuple(clean(term) for term in terms)
+            storable_text(name): tuple(storable_text(term) for term in terms)
             for name, terms in record.matches.items()
         },
     )

@@ -223,7 +223,7 @@ def _create_engine(url: URL) -> Engine:
         # One shared connection, or every pooled connection would be its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
         # File SQLite pools connections and disables check_same_thread, so the engine
         # can serve asyncio.to_thread workers; each connection stays on one thread at a time.
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ def export_rows(
     until: datetime | None = None,
     topic: str | None = None,
     include_duplicates: bool = False,
-) -> Iterator[ExportRow]:
+) -> Generator[ExportRow, None, None]:
     """Yield the articles first seen in [since, until), by id, without loading them all.
 
     `topic` keeps the articles that matched that topic (their rows still list every

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.models import Sighting
 from storage.records import SeenEntry
-from storage.sql import chunked, insert_ignoring_conflicts
+from storage.sql import chunked, index_key, insert_ignoring_conflicts, storable_text
 
 
 def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[str]:
@@ -19,16 +19,16 @@ def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[s
 
     Call it before fetching any page: a known entry costs nothing further.
     """
+    asked = {index_key(key): key for key in keys}  # stored form -> caller's form
     known: set[str] = set()
-    unique = sorted(set(keys))
-    if not unique:
+    if not asked:
         return known
     with db.session() as session:
-        for chunk in chunked(unique):
+        for chunk in chunked(sorted(asked)):
             stmt = select(Sighting.entry_key).where(
                 Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
             )
-            known.update(session.scalars(stmt))
+            known.update(asked[stored] for stored in session.scalars(stmt))
     return known
 
 
@@ -44,8 +44,8 @@ def record_rejected(db: Database, entries: Sequence[SeenEntry], now: datetime) -
         {
             "article_id": None,
             "source_id": e.source_id,
-            "entry_key": e.entry_key,
-            "url": e.url,
+            "entry_key": index_key(e.entry_key),
+            "url": storable_text(e.url),
             "seen_at": now,
         }
         for e in entries

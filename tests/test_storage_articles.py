@@ -169,6 +169,28 @@ def test_text_is_stored_whole_without_nul(database: Database, sources: dict[str,
         assert (row.published_at, row.first_seen_at, row.revision) == (published, NOW, 1)
 
 
+def test_huge_keys_and_naive_dates_do_not_break_a_batch(
+    database: Database, sources: dict[str, int]
+) -> None:
+    a, b = sources["a"], sources["b"]
+    huge_url = "http://x.test/?q=" + "\u00e9x" * 3000  # 9 kB: over PostgreSQL's index limit
+    huge_key = "urn:" + "k" * 10_000
+    naive = datetime(2024, 10, 14, 12, 0)
+    first = [
+        article(a, huge_key, huge_url, published_at=naive),
+        article(a, "bad\ud800key", "http://x.test/2", title="lone \udc80 surrogate"),
+    ]
+    assert store_articles(database, first, NOW) == stats(new=2)
+    assert store_articles(database, first, NOW) == stats(known=2)
+    assert store_articles(database, [article(b, "9", huge_url)], NOW) == stats(duplicates=1)
+    assert known_entry_keys(database, a, [huge_key, "other"]) == {huge_key}
+    with database.session() as session:
+        published = session.scalars(
+            select(Article.published_at).where(Article.published_at.is_not(None))
+        ).one()
+    assert published == naive.replace(tzinfo=UTC)
+
+
 def test_known_entry_keys(database: Database, sources: dict[str, int]) -> None:
     a, b = sources["a"], sources["b"]
     batch = [article(a, f"key-{n}", f"http://x.test/{n}") for n in range(0, 1200, 2)]

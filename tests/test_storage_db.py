@@ -10,7 +10,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.exceptions import DatabaseLocked, DatabaseUnavailable
@@ -128,3 +129,33 @@ def test_postgresql_needs_no_daemon_lock_and_defaults_to_psycopg(pg_url: str) ->
     finally:
         first.dispose()
         second.dispose()
+
+
+class DriverError(Exception):
+    """A stand-in for a driver exception carrying a SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def test_write_runs_again_after_a_deadlock(database: Database) -> None:
+    attempts = []
+
+    def work(session: Session) -> str:
+        attempts.append(session.execute(text("SELECT 1")).scalar())
+        if len(attempts) < 3:
+            raise OperationalError("UPDATE ...", {}, DriverError("deadlock detected", "40P01"))
+        return "stored"
+
+    assert database.write(work) == "stored"
+    assert attempts == [1, 1, 1]
+
+
+def test_other_operational_errors_are_one_storage_line(database: Database) -> None:
+    def work(session: Session) -> None:
+        raise OperationalError("INSERT ...", {}, DriverError("disk I/O error\nmore", "58030"))
+
+    with pytest.raises(DatabaseUnavailable) as caught:
+        database.write(work)
+    assert str(caught.value) == f"storage: database error on {database.display_url}: disk I/O error"
