@@ -59,55 +59,77 @@ def _store(session: Session, records: list[ArticleRecord], now: datetime) -> Sto
     if not pending:
         return stats
 
-    by_url, by_hash = _existing_articles(session, pending)
-    article_ids: list[int | None] = []  # per pending record, once known
-    primary_of: dict[int, int] = {}  # pending index -> index of the batch's first copy
-    claimed_url: dict[str, int] = {}
-    claimed_hash: dict[str, int] = {}
-    fresh: list[int] = []  # pending indexes to insert as new articles
-    for index, record in enumerate(pending):
-        article_id = by_url.get(record.canonical_url) or by_hash.get(record.content_hash)
-        article_ids.append(article_id)
-        if article_id is not None:
-            continue
-        primary = claimed_url.get(record.canonical_url, claimed_hash.get(record.content_hash))
-        if primary is not None:
-            primary_of[index] = primary
-        else:
-            claimed_url[record.canonical_url] = claimed_hash[record.content_hash] = index
-            fresh.append(index)
-
-    inserted = _insert_articles(session, [pending[i] for i in fresh], now)
-    lost = [i for i in fresh if pending[i].canonical_url not in inserted]
-    for index in fresh:
-        article_ids[index] = inserted.get(pending[index].canonical_url)
-    if lost:
-        # A concurrent writer stored these first; its row is committed and visible now.
-        won_url, won_hash = _existing_articles(session, [pending[i] for i in lost])
-        for index in lost:
-            record = pending[index]
-            article_ids[index] = won_url.get(record.canonical_url) or won_hash.get(
-                record.content_hash
-            )
-    for index, primary in primary_of.items():
-        article_ids[index] = article_ids[primary]
-    resolved: list[int] = []
-    for index, article_id in enumerate(article_ids):
-        if article_id is None:
-            raise StorageError(f"storage: article for {pending[index].url} vanished while storing")
-        resolved.append(article_id)
-
-    stored = _insert_sightings(session, pending, resolved, now)
-    _insert_matches(session, pending, resolved, now)
-    fresh_indexes = set(fresh)
+    plan = _plan(pending, *_existing_articles(session, pending))
+    inserted = _insert_articles(session, [pending[i] for i in plan.fresh], now)
+    article_ids = _resolve(session, pending, plan, inserted)
+    stored = _insert_sightings(session, pending, article_ids, now)
+    _insert_matches(session, pending, article_ids, now)
+    fresh = set(plan.fresh)
     for index, record in enumerate(pending):
         if (record.source_id, record.entry_key) not in stored:
             stats.known += 1  # another writer stored this very sighting meanwhile
-        elif index in fresh_indexes and record.canonical_url in inserted:
+        elif index in fresh and record.canonical_url in inserted:
             stats.new += 1
         else:
             stats.duplicates += 1
     return stats
+
+
+@dataclasses.dataclass
+class _Plan:
+    """How each pending record of a batch maps to an article, before any insert."""
+
+    article_ids: list[int | None]  # per record: the stored article it duplicates
+    fresh: list[int]  # records to insert as new articles
+    primary_of: dict[int, int]  # record -> the fresh record earlier in the batch it copies
+
+
+def _plan(
+    pending: Sequence[ArticleRecord], by_url: dict[str, int], by_hash: dict[str, int]
+) -> _Plan:
+    plan = _Plan(article_ids=[], fresh=[], primary_of={})
+    claimed_url: dict[str, int] = {}
+    claimed_hash: dict[str, int] = {}
+    for index, record in enumerate(pending):
+        article_id = by_url.get(record.canonical_url) or by_hash.get(record.content_hash)
+        plan.article_ids.append(article_id)
+        if article_id is not None:
+            continue
+        primary = claimed_url.get(record.canonical_url, claimed_hash.get(record.content_hash))
+        if primary is not None:
+            plan.primary_of[index] = primary
+        else:
+            claimed_url[record.canonical_url] = claimed_hash[record.content_hash] = index
+            plan.fresh.append(index)
+    return plan
+
+
+def _resolve(
+    session: Session, pending: Sequence[ArticleRecord], plan: _Plan, inserted: dict[str, int]
+) -> list[int]:
+    """Return every pending record's article id once the fresh ones are inserted."""
+    article_ids = list(plan.article_ids)
+    lost = []
+    for index in plan.fresh:
+        article_ids[index] = inserted.get(pending[index].canonical_url)
+        if article_ids[index] is None:
+            lost.append(index)
+    if lost:
+        # A concurrent writer stored these first; its row is committed and visible now.
+        by_url, by_hash = _existing_articles(session, [pending[i] for i in lost])
+        for index in lost:
+            record = pending[index]
+            article_ids[index] = by_url.get(record.canonical_url) or by_hash.get(
+                record.content_hash
+            )
+    for index, primary in plan.primary_of.items():
+        article_ids[index] = article_ids[primary]
+    resolved = []
+    for record, article_id in zip(pending, article_ids, strict=True):
+        if article_id is None:
+            raise StorageError(f"storage: article for {record.url} vanished while storing")
+        resolved.append(article_id)
+    return resolved
 
 
 def _scrub(record: ArticleRecord) -> ArticleRecord:
