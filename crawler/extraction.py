@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
 import trafilatura
-from trafilatura.settings import Document
+from trafilatura.settings import Document, set_date_params
 
 from crawler.text import clean_text
 
@@ -42,6 +43,7 @@ def extract_page(html: str, url: str) -> ExtractedPage | None:
             favor_precision=True,
             include_comments=False,
             include_tables=False,
+            date_extraction_params=_date_params(),
         )
     except (ValueError, TypeError, lxml.etree.LxmlError):
         document = None
@@ -57,6 +59,14 @@ def extract_page(html: str, url: str) -> ExtractedPage | None:
         canonical_url=head.canonical_url,
         image=document.image or None,
     )
+
+
+def _date_params() -> dict[str, Any]:
+    # htmldate's default output is the day only ("2024-10-15"), which turns a 13:30 story
+    # into a midnight one; ask for the time and offset too.
+    params = set_date_params()
+    params["outputformat"] = "%Y-%m-%dT%H:%M:%S%z"
+    return params
 
 
 @dataclass(frozen=True, slots=True)
