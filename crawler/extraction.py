@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,9 @@ import trafilatura
 from trafilatura.settings import Document, set_date_params
 
 from crawler.text import clean_text
+
+# lxml refuses a str that declares its encoding, as XHTML pages do (`<?xml ... ?>`).
+_XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ class _HeadFacts:
 def _head_facts(html: str, url: str) -> _HeadFacts:
     """Read `rel=canonical` (else `og:url`) and the page language from the markup."""
     try:
-        root = lxml.html.document_fromstring(html)
+        root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (lxml.etree.ParserError, ValueError):
         return _HeadFacts(None, None)
     canonical = _first(root, '//link[@rel="canonical"]/@href') or _first(
