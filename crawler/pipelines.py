@@ -74,7 +74,7 @@ class TopicsPipeline:
                 continue
             if rule.sources and item.source_name not in rule.sources:
                 continue
-            if rule.languages and item.language and item.language not in rule.languages:
+            if rule.languages and item.language and not _language_in(item.language, rule.languages):
                 continue
             terms = rule.query.match(text)
             if terms is not None:
@@ -180,6 +180,12 @@ class StorePipeline:
         self.stats.inc_value("newswatch/articles_new", stats.new)
         self.stats.inc_value("newswatch/articles_duplicate", stats.duplicates)
         self.stats.inc_value("newswatch/articles_known", stats.known)
+
+
+def _language_in(language: str, allowed: Sequence[str]) -> bool:
+    # Feeds and pages give the primary subtag only ("pt"), while a topic may name a
+    # region ("pt-br"): compare primary subtags, or such a topic would never match.
+    return language.split("-")[0] in {code.split("-")[0] for code in allowed}
 
 
 def _record(item: ArticleItem) -> ArticleRecord:
