@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 from scrapy.crawler import Crawler
@@ -189,18 +190,7 @@ def _language_in(language: str, allowed: Sequence[str]) -> bool:
 
 
 def _record(item: ArticleItem) -> ArticleRecord:
-    return ArticleRecord(
-        source_id=item.source_id,
-        entry_key=item.entry_key,
-        url=item.url,
-        canonical_url=item.canonical_url,
-        content_hash=item.content_hash,
-        title=item.title,
-        summary=item.summary,
-        text=item.text,
-        authors=item.authors,
-        language=item.language,
-        guid=item.guid,
-        published_at=item.published_at,
-        matches=dict(item.matches),
-    )
+    # The record is the item's storable part: every record field has an item namesake.
+    values = {f.name: getattr(item, f.name) for f in fields(ArticleRecord)}
+    values["matches"] = dict(item.matches)
+    return ArticleRecord(**values)
