@@ -15,6 +15,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# What the workers run; imported once by the fork server rather than by every worker.
+_PRELOAD = ("crawler.feeds", "crawler.extraction")
+
 
 class WorkerPool:
     """Run pure functions off the event loop, in processes (or threads when asked)."""
@@ -23,9 +26,11 @@ class WorkerPool:
         count = workers or os.cpu_count() or 1
         self._executor: Executor
         if processes:
-            # "spawn", not fork: the parent runs a reactor and database threads, and a
-            # forked copy of those is unsafe.
-            context = multiprocessing.get_context("spawn")
+            # Not a plain fork: the parent runs a reactor and database threads, and a forked
+            # copy of those is unsafe. A fork server is a clean single-threaded process that
+            # has imported only the worker modules, so starting a worker is cheap.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(list(_PRELOAD))
             self._executor = ProcessPoolExecutor(max_workers=count, mp_context=context)
         else:
             self._executor = ThreadPoolExecutor(max_workers=count, thread_name_prefix="nw-cpu")
