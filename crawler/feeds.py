@@ -99,7 +99,9 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry:
         summary=summary if summary != content else "",
         content=content,
         authors=authors,
-        published_at=_time(raw.get("published_parsed") or raw.get("updated_parsed")),
+        # FeedParserDict.get maps a missing updated_parsed to published_parsed with a
+        # DeprecationWarning (feedparser issue 310); dict.get looks without that fallback.
+        published_at=_time(raw.get("published_parsed") or dict.get(raw, "updated_parsed")),
     )
 
 
