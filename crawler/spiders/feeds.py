@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -248,6 +249,7 @@ def _item(
         language=language,
         guid=entry.guid,
         published_at=entry.published_at,
+        canonical_url="" if entry.link else _entry_urn(source, entry),
     )
     if page is not None:
         item.text = page.text
@@ -258,6 +260,17 @@ def _item(
         item.language = page.language or language
         item.canonical_url = page.canonical_url or ""
     return item
+
+
+def _entry_urn(source: SourceState, entry: FeedEntry) -> str:
+    """Return the identity of an entry that has no link of its own.
+
+    Its `url` is the feed's, which every other linkless entry of the feed shares; as its
+    canonical URL that would make them all one article. The content hash still merges
+    the same text carried by several sources.
+    """
+    digest = hashlib.sha256(entry.key.encode()).hexdigest()[:32]
+    return f"urn:newswatch:{source.name}:{digest}"
 
 
 def _request(failure: Failure) -> Request:
