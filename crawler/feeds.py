@@ -10,6 +10,7 @@ import calendar
 import io
 import re
 import time
+import xml.sax
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,9 @@ class ParsedFeed:
     ttl_s: int | None
     entries: tuple[FeedEntry, ...]
     warning: str | None  # a recoverable problem feedparser reported (bozo with entries)
+    # The body is not well-formed XML (the entries are what feedparser salvaged from it),
+    # as opposed to a warning about, say, the declared encoding or content type.
+    malformed: bool = False
 
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
@@ -76,6 +80,7 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
         ttl_s=_ttl(feed.get("ttl")),
         entries=entries,
         warning=_one_line(problem) if problem is not None else None,
+        malformed=isinstance(problem, xml.sax.SAXException),
     )
 
 

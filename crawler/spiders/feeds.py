@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -111,7 +111,11 @@ class FeedSpider(Spider):
             self._finish(source, CheckResult(source.id, now, response.status, error=str(exc)))
             self._count("feeds_failed")
             return
-        self._count("feeds_fetched")
+        # A body that is not well-formed XML (cut off, or sloppy) still gives the entries
+        # feedparser could salvage, but the source is recorded as failing, with the reason,
+        # and keeps no validators, so the next poll fetches it in full again.
+        error = f"malformed feed: {parsed.warning}" if parsed.malformed else None
+        self._count("feeds_failed" if error else "feeds_fetched")
         new = await self._unseen(source, parsed.entries)
         opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
         poll = self._polls[source.id]
@@ -134,11 +138,24 @@ class FeedSpider(Spider):
                 source.id,
                 now,
                 response.status,
+                error=error,
                 etag=_header(response, b"ETag"),
                 last_modified=_header(response, b"Last-Modified"),
                 new_articles=len(new),
+                # Not backed off like a feed that gave nothing: its entries were usable.
+                next_check_at=now + timedelta(seconds=source.interval_s) if error else None,
             ),
         )
+        if error:
+            self.logger.warning(
+                "feed malformed source=%s url=%s entries=%d new=%d error=%s",
+                source.name,
+                source.url,
+                len(parsed.entries),
+                len(new),
+                error,
+            )
+            return
         self.logger.info(
             "feed parsed source=%s status=%s entries=%d new=%d",
             source.name,
