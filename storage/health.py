@@ -74,5 +74,5 @@ def source_health(db: Database) -> list[SourceHealth]:
                 last_new_at=row.last_new_at,
                 articles=int(count),
             )
-            for row, count in session.execute(stmt).tuples()
+            for row, count in session.execute(stmt)
         ]
