@@ -53,7 +53,7 @@ def export(
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
     if topic is not None and topic not in {t.name for t in config.topics}:
-        raise context.UserError(f"newswatch: no topic named {topic!r} in {config.path}")
+        raise context.InputError(f"newswatch: no topic named {topic!r} in {config.path}")
     database = context.database(config)
     try:
         with ExitStack() as stack:

@@ -25,7 +25,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     known = {feed.name for feed in config.feeds}
     unknown = sorted(set(names or ()) - known)
     if unknown:
-        raise context.UserError(f"newswatch: no feed named {', '.join(unknown)} in {config.path}")
+        raise context.InputError(f"newswatch: no feed named {', '.join(unknown)} in {config.path}")
     wanted = list(names) if names else [f.name for f in config.feeds if f.enabled]
     loop.event_loop()
     database = context.database(config)
