@@ -110,6 +110,9 @@ class FeedSpider(Spider):
         except FeedError as exc:
             self._finish(source, CheckResult(source.id, now, response.status, error=str(exc)))
             self._count("feeds_failed")
+            self.logger.warning(
+                "feed failed source=%s url=%s error=%s", source.name, source.url, exc
+            )
             return
         # A body that is not well-formed XML (cut off, or sloppy) still gives the entries
         # feedparser could salvage, but the source is recorded as failing, with the reason,
