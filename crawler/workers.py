@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
@@ -17,6 +20,8 @@ T = TypeVar("T")
 
 # What the workers run; imported once by the fork server rather than by every worker.
 _PRELOAD = ("crawler.feeds", "crawler.extraction")
+# How often a worker checks that the daemon that started it is still there.
+_OWNER_CHECK_S = 0.5
 
 
 class WorkerPool:
@@ -31,7 +36,12 @@ class WorkerPool:
             # has imported only the worker modules, so starting a worker is cheap.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(list(_PRELOAD))
-            self._executor = ProcessPoolExecutor(max_workers=count, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=count,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
         else:
             self._executor = ThreadPoolExecutor(max_workers=count, thread_name_prefix="nw-cpu")
 
@@ -47,3 +57,30 @@ class WorkerPool:
     def close(self) -> None:
         """Stop the workers, cancelling work not yet started."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_worker(owner: int) -> None:
+    """Leave stopping to the daemon, and never outlive it.
+
+    Ctrl-C in a terminal, and systemd's stop, signal the whole process group. The daemon
+    then stops in order and shuts the pool down itself, so a worker ignores both signals:
+    it must not die under a task in flight, nor print a KeyboardInterrupt traceback. If
+    the daemon dies without shutting the pool down (SIGKILL, a forced exit), the worker
+    exits then instead of waiting for work forever. (Its parent is the fork server, which
+    in turn stays up as long as any worker does, so the worker watches the daemon.)
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    watcher = threading.Thread(
+        target=_exit_with_owner, args=(owner,), name="nw-owner-watch", daemon=True
+    )
+    watcher.start()
+
+
+def _exit_with_owner(owner: int) -> None:
+    while True:
+        time.sleep(_OWNER_CHECK_S)
+        try:
+            os.kill(owner, 0)
+        except (ProcessLookupError, PermissionError):  # gone, or its pid reused by another
+            os._exit(0)
