@@ -271,9 +271,12 @@ def _item(
         published_at=entry.published_at,
         canonical_url="" if entry.link else _entry_urn(source, entry),
     )
-    if page is not None:
+    # A page whose extraction found less than the feed already gave (a cookie wall, an app
+    # shell, a navigation-only page) must not replace the feed's own text.
+    if page is not None and len(page.text) >= len(item.text):
         item.text = page.text
         item.text_from = "page"
+    if page is not None:
         item.title = entry.title or page.title
         item.authors = entry.authors or page.authors
         item.published_at = entry.published_at or page.published_at

@@ -26,6 +26,11 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     unknown = sorted(set(names or ()) - known)
     if unknown:
         raise context.InputError(f"newswatch: no feed named {', '.join(unknown)} in {config.path}")
+    disabled = sorted(f.name for f in config.feeds if f.name in names and not f.enabled)
+    if disabled:
+        raise context.InputError(
+            f"newswatch: feed {', '.join(disabled)} is disabled (enabled = false in {config.path})"
+        )
     wanted = list(names) if names else [f.name for f in config.feeds if f.enabled]
     loop.event_loop()
     database = context.database(config)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.commands import context
+from scheduler.poller import sync_config
 from storage.health import source_health
 
 
@@ -21,6 +22,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     config = context.config(ctx)
     database = context.database(config)
     try:
+        sync_config(config, database)  # so feeds never polled yet are listed too
         rows = source_health(database)
     finally:
         database.dispose()
@@ -51,7 +53,10 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             str(row.articles),
             row.last_error or "",
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console.width = 250  # piped: no terminal to fit, so never cut a cell short
+    console.print(table)
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
