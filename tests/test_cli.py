@@ -559,3 +559,32 @@ def test_sources_table_shows_each_source(stored: Stored, monkeypatch: pytest.Mon
         assert column in header
     world = next(line for line in result.stdout.splitlines() if "world" in line)
     assert "feed" in world and "ok" in world and "never" in world
+
+
+def test_sources_lists_feeds_before_their_first_poll(tmp_path: Path) -> None:
+    config = write_config(tmp_path, TWO_FEEDS)
+    result = invoke("--config", str(config), "sources", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"world", "wire"}
+    assert rows["world"]["last_checked_at"] is None and rows["world"]["state"] == "ok"
+
+
+def test_piped_sources_table_never_cuts_a_cell(tmp_path: Path) -> None:
+    config = write_config(tmp_path, TWO_FEEDS)
+    result = invoke("--config", str(config), "sources")
+    assert result.exit_code == 0, result.output
+    assert "https://world.example/rss.xml" in result.stdout
+    assert "…" not in result.stdout
+
+
+def test_polling_a_disabled_feed_by_name_says_so(tmp_path: Path) -> None:
+    feeds = (
+        TWO_FEEDS + '\n[[feeds]]\nname = "off"\nurl = "https://off.example/rss"\nenabled = false\n'
+    )
+    config = write_config(tmp_path, feeds)
+    result = invoke("--config", str(config), "poll", "off")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"newswatch: feed off is disabled (enabled = false in {config})"
+    ]

@@ -33,6 +33,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     table = Table(
         "name",
         "kind",
+        "url",
         "state",
         "last check",
         "status",
@@ -45,6 +46,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         table.add_row(
             row.name,
             row.kind,
+            row.url,
             row.state,
             _ago(row.last_checked_at, now),
             str(row.last_status or ""),
