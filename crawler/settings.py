@@ -15,6 +15,10 @@ USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control: an HTTP server per crawl that runs Python code sent to it,
+# with its token in a job file under ~/.local/state. Like the telnet console, not for a
+# daemon: it would start on every tick, and a killed daemon leaves its job file behind.
+REMOTE_CONTROL_ENABLED = False
 LOGSTATS_INTERVAL = 0
 
 CONCURRENT_REQUESTS = 16
