@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scrapy.crawler import AsyncCrawlerRunner
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 
 from crawler import options
@@ -114,6 +114,7 @@ class Poller:
         self.config = config
         self.database = database
         self.runner = AsyncCrawlerRunner(scrapy_settings(config, database, pool))
+        self._stopping = False
 
     async def due(self, names: Sequence[str] | None = None) -> list[SourceState]:
         """Return the feeds due now, or the named feeds whatever their due time."""
@@ -148,10 +149,26 @@ class Poller:
     async def tick(self) -> None:
         """Poll every feed that is due; the scheduler's timer calls this."""
         sources = await self.due()
-        if sources:
+        # A stop may have begun while the due feeds were read: start no crawl then.
+        if sources and not self._stopping:
             await self.poll(sources)
 
     async def stop(self) -> None:
         """Stop running crawls, letting their pipelines write what they have."""
+        self._stopping = True
+        # Scrapy forgets a stop that comes while a crawl is still starting (its engine
+        # not running yet): the crawl then runs to its end but never completes, and the
+        # join below would wait forever. So wait until each crawl's engine runs, or the
+        # crawl is over, before asking it to stop.
+        for crawler in list(self.runner.crawlers):
+            while crawler in self.runner.crawlers and not _engine_running(crawler):
+                await asyncio.sleep(0.05)
         await self.runner.stop()
         await self.runner.join()
+
+
+def _engine_running(crawler: Crawler) -> bool:
+    # `Crawler.engine` raises until the crawl has created it; Scrapy's documented way to
+    # look before that is the underscored attribute.
+    engine = crawler._engine
+    return engine is not None and bool(engine.running)
