@@ -611,6 +611,28 @@ def test_one_signal_stops_cleanly_while_a_page_is_slow(
     assert stored.titles() == [entry.title] or (feed.etag is None and not feed.checked), stored
 
 
+def test_a_signal_while_the_first_crawl_starts_stops_cleanly(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # The first tick starts a crawl at once; a stop that came while Scrapy was still
+    # starting it used to be forgotten, and the daemon then waited for it forever.
+    feed_server.set_feed("/feed.xml", [])
+    config = write_config(tmp_path, feed_server, [FeedSpec("feed", "/feed.xml")])
+    with running(config, tmp_path / "daemon.log") as daemon:
+        wait_until(
+            lambda: "daemon started" in daemon.stderr(), START_TIMEOUT, "the start", daemon=daemon
+        )
+        # Into the first crawl's start-up, which takes a few hundred milliseconds.
+        time.sleep(0.1)
+        daemon.send(signal.SIGTERM)
+        status = daemon.wait(STOP_TIMEOUT_S + 10)
+        log = daemon.stderr()
+
+    assert status == 0, log
+    assert_clean_log(log)
+    assert "daemon stopped" in log, log
+
+
 def test_a_second_signal_forces_the_exit(feed_server: FeedServer, tmp_path: Path) -> None:
     config, _ = start_with_a_slow_page(feed_server, tmp_path)
     with running(config, tmp_path / "daemon.log") as daemon:
