@@ -1,7 +1,7 @@
 """End-to-end: the real `newswatch run` daemon against a local feed server.
 
 Each test starts the console script in a subprocess with a config in tmp_path (tick 1s,
-feed intervals of 1-2s, a SQLite file or a PostgreSQL schema), drives the feeds from a
+feed intervals of 1s, a SQLite file or a PostgreSQL schema), drives the feeds from a
 FeedServer on 127.0.0.1 in this process, signals the daemon, and then reads the database
 (and `newswatch export`) once the daemon has gone.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 
 from crawler.fingerprints import entry_key
 from tests import feedserver
-from tests.conftest import PG_URL, PG_URL_ENV, create_pg_schema, drop_pg_schema, pg_schema_url
 from tests.daemon_helpers import (
     TOPIC_NAME,
     Daemon,
@@ -319,24 +317,13 @@ def test_feeds_change_between_ticks_and_stop_cleanly(
     run_changing_feeds(feed_server, tmp_path, sqlite_url(tmp_path / "config.toml"))
 
 
-@pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    """A PostgreSQL URL confined to a fresh schema, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip(f"{PG_URL_ENV} is not set")
-    schema = create_pg_schema(PG_URL)
-    try:
-        yield pg_schema_url(PG_URL, schema)
-    finally:
-        drop_pg_schema(PG_URL, schema)
-
-
 def test_feeds_change_between_ticks_on_postgresql(
-    feed_server: FeedServer, tmp_path: Path, pg_database_url: str
+    feed_server: FeedServer, tmp_path: Path, pg_url: str
 ) -> None:
-    # The config names a SQLite file; the environment wins, as it does in production.
-    env = {"NEWSWATCH_DATABASE_URL": pg_database_url}
-    run_changing_feeds(feed_server, tmp_path, pg_database_url, env)
+    # pg_url (tests/conftest.py) is a fresh schema, skipped without a server. The config
+    # names a SQLite file; the environment wins, as it does in production.
+    env = {"NEWSWATCH_DATABASE_URL": pg_url}
+    run_changing_feeds(feed_server, tmp_path, pg_url, env)
     assert not (tmp_path / "newswatch.db").exists()
 
 
