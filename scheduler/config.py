@@ -436,14 +436,15 @@ class _Reader:
 
     def config(self, data: Mapping[str, object], path: Path, env: Mapping[str, str]) -> Config:
         self.keys(data, (), ("storage", "daemon", "network", "polling", "topics", "feeds"))
+        polling = self.polling(data)
         return Config(
             path=path,
             storage=self.storage(data, path.parent, env),
             daemon=self.daemon(data, env),
             network=self.network(data),
-            polling=self.polling(data),
+            polling=polling,
             topics=self.topics(data, _declared_names(data, "feeds")),
-            feeds=self.feeds(data, _declared_names(data, "topics")),
+            feeds=self.feeds(data, _declared_names(data, "topics"), polling),
         )
 
     def storage(
@@ -564,7 +565,9 @@ class _Reader:
                 topics.append(TopicConfig(name, query, parsed, languages, sources))
         return tuple(topics)
 
-    def feeds(self, data: Mapping[str, object], topic_names: set[str]) -> tuple[FeedConfig, ...]:
+    def feeds(
+        self, data: Mapping[str, object], topic_names: set[str], polling: PollingConfig
+    ) -> tuple[FeedConfig, ...]:
         keys = ("name", "url", "topics", "interval", "full_text", "enabled", "keep_unmatched")
         feeds: list[FeedConfig] = []
         seen: dict[str, int] = {}
@@ -590,6 +593,12 @@ class _Reader:
             interval = None
             if "interval" in table:
                 interval = self.duration(table["interval"], (*where, "interval"), None)
+            low, high = polling.min_interval_s, polling.max_interval_s
+            if interval is not None and not low <= interval <= high:
+                # The bounds protect the sites polled, so a feed's own interval obeys them too.
+                bounds = f"{format_duration(low)}..{format_duration(high)}"
+                message = f"{format_duration(interval)} is outside min_interval..max_interval"
+                self.problem((*where, "interval"), f"{message} ({bounds})")
             feed = FeedConfig(
                 name=name,
                 url=url,

@@ -341,3 +341,16 @@ def test_parse_duration_rejects_other_forms_with_a_hint(text: object) -> None:
 @given(st.integers(min_value=1, max_value=10**9))
 def test_format_duration_round_trips(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_a_feed_interval_must_respect_the_polling_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[polling]\nmin_interval = "5m"\n\n'
+        '[[feeds]]\nname = "fast"\nurl = "https://fast.example/rss"\ninterval = "1m"\n',
+        encoding="utf-8",
+    )
+    problems = check_config(path, env={})
+    assert [str(p) for p in problems] == [
+        f"{path}:7: feeds[0].interval: 1m is outside min_interval..max_interval (5m..1d)"
+    ]
