@@ -186,6 +186,15 @@ class Daemon:
                 f"the daemon did not exit within {timeout}s\n{self.stderr()}"
             ) from None
 
+    def stop(
+        self, timeout: float, signum: signal.Signals = signal.SIGTERM, *, group: bool = False
+    ) -> tuple[int, float, str]:
+        """Signal the daemon and wait; return its status, the seconds it took, and its log."""
+        self.send(signum, group=group)
+        stopped_at = time.monotonic()
+        status = self.wait(timeout)
+        return status, time.monotonic() - stopped_at, self.stderr()
+
     def group_alive(self) -> bool:
         """Return whether any process of the daemon's session is still alive."""
         if self.process is None:

@@ -232,11 +232,7 @@ def run_changing_feeds(
             "one more tick",
             daemon=daemon,
         )
-        daemon.send(signal.SIGTERM)
-        stopped_at = time.monotonic()
-        status = daemon.wait(TIMEOUT_1_S + 10)
-        took = time.monotonic() - stopped_at
-        log = daemon.stderr()
+        status, took, log = daemon.stop(TIMEOUT_1_S + 10)
 
     assert status == 0, log
     assert took <= TIMEOUT_1_S, f"stopping took {took:.1f}s\n{log}"
@@ -395,11 +391,7 @@ def test_failing_feeds_are_recorded_and_the_rest_keep_working(
             "a later tick to store the new entry",
             daemon=daemon,
         )
-        daemon.send(signal.SIGTERM)
-        stopped_at = time.monotonic()
-        status = daemon.wait(timeout_s + 15)
-        took = time.monotonic() - stopped_at
-        log = daemon.stderr()
+        status, took, log = daemon.stop(timeout_s + 15)
 
     assert status == 0, log
     # A hanging feed may be in flight: the stop waits for it at most the timeout.
@@ -579,11 +571,7 @@ def test_one_signal_stops_cleanly_while_a_page_is_slow(
             "the slow page to be requested",
             daemon=daemon,
         )
-        daemon.send(signum, group=group)
-        stopped_at = time.monotonic()
-        status = daemon.wait(STOP_TIMEOUT_S + 15)
-        took = time.monotonic() - stopped_at
-        log = daemon.stderr()
+        status, took, log = daemon.stop(STOP_TIMEOUT_S + 15, signum, group=group)
         # The parsing workers go with the daemon.
         wait_until(lambda: not daemon.group_alive(), 5, "the worker processes to exit")
 
