@@ -92,7 +92,7 @@ ON_TOPIC = (
 TOPICS = {
     "dprk-russia": '("North Korea" OR "North Korean" OR DPRK) AND (Russia OR Ukraine OR Kursk)',
     "energy": '"energy prices" AND NOT football',
-    "climate": '"climate change" OR (storm AND farm*)',
+    "climate": '"climate change" OR (storm AND "farmers union")',
 }
 
 

@@ -40,17 +40,26 @@ _BLOCKS = frozenset(
         "dt",
     ]
 )
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
+# What str.splitlines() counts as a line break, CRLF first.
+_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+_EDGE_SPACES = re.compile(r" ?\n ?")
+_BLANK_LINES = re.compile(r"\n{3,}")
 # Control characters other than tab and newline have no place in stored text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:
-    """Return text with control characters removed and white space tidied."""
+    """Return text with control characters removed and white space tidied.
+
+    Line breaks of every kind become one newline, runs of spaces one space, and blank
+    lines at most one. Whole-text passes, not per-line ones: this runs on every item.
+    """
+    text = _LINE_BREAKS.sub("\n", text)
     text = _CONTROL.sub("", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _SPACES.sub(" ", text)
+    text = _EDGE_SPACES.sub("\n", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def html_to_text(fragment: str) -> str:
