@@ -124,7 +124,7 @@ class StorePipeline:
         self.stats = stats
         self._articles: list[ArticleRecord] = []
         self._rejected: list[SeenEntry] = []
-        self._lock = asyncio.Lock()
+        self._writing: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -149,7 +149,7 @@ class StorePipeline:
             # Remembered without its content, so a re-poll does not fetch its page again.
             self._rejected.append(SeenEntry(item.source_id, item.entry_key, item.url))
         if len(self._articles) + len(self._rejected) >= self.batch_size:
-            await self.flush()
+            await self._hand_off()
         if not kept:
             self.stats.inc_value("newswatch/entries_off_topic")
             raise DropItem(f"off-topic: {item.url}", log_level="DEBUG")
@@ -157,27 +157,37 @@ class StorePipeline:
 
     async def close_spider(self) -> None:
         """Write what is left before the spider records its checks."""
-        await self.flush()
+        await self._hand_off()
+        if self._writing is not None:
+            await self._writing
 
-    async def flush(self) -> None:
-        """Write the queued items in one transaction."""
-        async with self._lock:
-            articles, self._articles = self._articles, []
-            rejected, self._rejected = self._rejected, []
-            if not articles and not rejected:
-                return
-            now = datetime.now(UTC)
-            try:
-                stats = await asyncio.to_thread(store_articles, self.database, articles, now)
-                if rejected:
-                    await asyncio.to_thread(record_rejected, self.database, rejected, now)
-            except (StorageError, SQLAlchemyError) as exc:
-                sources = {a.source_id for a in articles} | {r.source_id for r in rejected}
-                log.error("store failed sources=%s error=%s", sorted(sources), exc)
-                await self.signals.send_catch_log_async(
-                    store_failed, source_ids=sources, error=str(exc)
-                )
-                return
+    async def _hand_off(self) -> None:
+        """Start writing the queue, after the previous batch, if any, is written.
+
+        One batch is written (in a thread) while the next one fills, so matching and
+        writing overlap; waiting for the previous batch keeps memory bounded.
+        """
+        if self._writing is not None:
+            await self._writing
+        articles, self._articles = self._articles, []
+        rejected, self._rejected = self._rejected, []
+        if articles or rejected:
+            self._writing = asyncio.ensure_future(self._write(articles, rejected))
+
+    async def _write(self, articles: list[ArticleRecord], rejected: list[SeenEntry]) -> None:
+        """Write one batch in one transaction per kind; report a failure, never raise."""
+        now = datetime.now(UTC)
+        try:
+            stats = await asyncio.to_thread(store_articles, self.database, articles, now)
+            if rejected:
+                await asyncio.to_thread(record_rejected, self.database, rejected, now)
+        except (StorageError, SQLAlchemyError) as exc:
+            sources = {a.source_id for a in articles} | {r.source_id for r in rejected}
+            log.error("store failed sources=%s error=%s", sorted(sources), exc)
+            await self.signals.send_catch_log_async(
+                store_failed, source_ids=sources, error=str(exc)
+            )
+            return
         self.stats.inc_value("newswatch/articles_new", stats.new)
         self.stats.inc_value("newswatch/articles_duplicate", stats.duplicates)
         self.stats.inc_value("newswatch/articles_known", stats.known)
