@@ -10,14 +10,11 @@ in the text, its line.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,8 +22,23 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from crawler.exceptions import QuerySyntaxError
-from crawler.topics import Query, parse_query
-from scheduler.durations import DURATION_HINT, format_duration, parse_duration
+from crawler.topics import parse_query
+from scheduler.config_model import (
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_USER_AGENT,
+    Config,
+    ConfigError,
+    DaemonConfig,
+    FeedConfig,
+    NetworkConfig,
+    PollingConfig,
+    Problem,
+    StorageConfig,
+    TopicConfig,
+)
+from scheduler.durations import format_duration, parse_duration
+from scheduler.toml_reader import KeyPath, TomlReader
 
 __all__ = [
     "Config",
@@ -44,135 +56,20 @@ __all__ = [
     "parse_duration",
 ]
 
-DEFAULT_CONFIG_FILE = "config.toml"
-DEFAULT_DATABASE_URL = "sqlite:///data/newswatch.db"  # relative to the config's folder
-DEFAULT_USER_AGENT = "newswatch (+mailto:ops@example.org)"
-DEFAULT_MAX_BYTES = 15 * 1024 * 1024  # Miniflux's cap on a decompressed body
-
-# Names end up in CLI arguments and export file names (exports/DAY/<topic>.jsonl).
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")  # BCP 47, as trafilatura reports
 
-
-@dataclass(frozen=True, slots=True)
-class StorageConfig:
-    """Where articles are stored: a SQLAlchemy URL, SQLite paths made absolute."""
-
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class DaemonConfig:
-    """How the daemon runs: its clock, its tick, and how hard it may hit servers."""
-
-    timezone: str = "UTC"
-    tick_s: int = 60
-    user_agent: str = DEFAULT_USER_AGENT
-    concurrency: int = 16
-    per_host: int = 2
-
-    @property
-    def tzinfo(self) -> ZoneInfo:
-        """Return the time zone for cron jobs such as the daily export."""
-        return ZoneInfo(self.timezone)
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkConfig:
-    """Limits applied to every request."""
-
-    timeout_s: int = 30
-    max_bytes: int = DEFAULT_MAX_BYTES
-
-
-@dataclass(frozen=True, slots=True)
-class PollingConfig:
-    """Bounds of the adaptive feed interval, in seconds."""
-
-    default_interval_s: int = 30 * 60
-    min_interval_s: int = 5 * 60
-    max_interval_s: int = 24 * 3600
-
-
-@dataclass(frozen=True, slots=True)
-class TopicConfig:
-    """A named topic query, optionally limited to some languages and sources."""
-
-    name: str
-    query: str
-    parsed: Query
-    languages: tuple[str, ...] = ()  # empty: every language
-    sources: tuple[str, ...] = ()  # feed names; empty: every source
-
-    @classmethod
-    def from_query(
-        cls,
-        name: str,
-        query: str,
-        languages: Sequence[str] = (),
-        sources: Sequence[str] = (),
-    ) -> TopicConfig:
-        """Build a topic, parsing `query` (raises QuerySyntaxError)."""
-        return cls(name, query, parse_query(query), tuple(languages), tuple(sources))
-
-
-@dataclass(frozen=True, slots=True)
-class FeedConfig:
-    """An RSS or Atom feed to poll."""
-
-    name: str
-    url: str
-    topics: tuple[str, ...] = ()  # topic names; empty: every topic
-    interval_s: int | None = None  # fixed interval; None: adaptive
-    full_text: bool = False  # fetch and extract the linked page of each new entry
-    enabled: bool = True
-    keep_unmatched: bool = False  # store entries that match no topic too
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The whole configuration; `path` is the absolute path of the file it came from."""
-
-    path: Path
-    storage: StorageConfig
-    daemon: DaemonConfig = DaemonConfig()
-    network: NetworkConfig = NetworkConfig()
-    polling: PollingConfig = PollingConfig()
-    topics: tuple[TopicConfig, ...] = ()
-    feeds: tuple[FeedConfig, ...] = ()
-
-    def topics_for(self, feed: FeedConfig) -> tuple[TopicConfig, ...]:
-        """Return the topics matched against `feed`'s articles."""
-        return tuple(
-            topic
-            for topic in self.topics
-            if (not feed.topics or topic.name in feed.topics)
-            and (not topic.sources or feed.name in topic.sources)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One mistake in the configuration, where it is, and what is wrong."""
-
-    key: str  # "feeds[2].interval"; "" for the file as a whole
-    message: str
-    line: int | None = None  # 1-based; None when it cannot be located
-    file: str | None = None  # as the user named it; None for the environment
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file and self.line else self.file
-        where = where or ("environment" if self.key else "")
-        head = ": ".join(part for part in (where, self.key) if part)
-        return f"{head}: {self.message}" if head else self.message
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` lists every mistake found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("\n".join(str(problem) for problem in problems))
-        self.problems = list(problems)
+# Keys the design names but this version does not implement yet. They are refused rather
+# than ignored: a user who writes `allow_private = false` must not think it protects them.
+_UNSUPPORTED: dict[KeyPath, dict[str, str]] = {
+    (): {
+        "sites": "not supported yet in this version (only [[feeds]] are)",
+        "exports": "not supported yet in this version (use `newswatch export`)",
+    },
+    ("network",): {
+        "allow_private": "unknown key: not supported yet in this version, so private "
+        "and loopback addresses are not refused",
+    },
+}
 
 
 def config_path(path: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -204,7 +101,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         line = int(found.group(1)) if found else None
         raise ConfigError([Problem("", f"invalid TOML: {message}", line, shown)]) from None
-    reader = _Reader(shown, text)
+    reader = _ConfigReader(shown, text)
     config = reader.config(data, path.resolve(), env)
     if reader.problems:
         # In file order; environment problems, which have no line, last.
@@ -223,43 +120,6 @@ def check_config(path: Path | None = None, env: Mapping[str, str] | None = None)
     return []
 
 
-_KeyPath = tuple[str | int, ...]
-_T = TypeVar("_T")
-_TYPE_NAMES: dict[type, str] = {
-    bool: "a boolean",
-    int: "an integer",
-    float: "a float",
-    str: "a string",
-    list: "an array",
-    dict: "a table",
-}
-# Keys the design names but this version does not implement yet. They are refused rather
-# than ignored: a user who writes `allow_private = false` must not think it protects them.
-_UNSUPPORTED: dict[_KeyPath, dict[str, str]] = {
-    (): {
-        "sites": "not supported yet in this version (only [[feeds]] are)",
-        "exports": "not supported yet in this version (use `newswatch export`)",
-    },
-    ("network",): {
-        "allow_private": "unknown key: not supported yet in this version, so private "
-        "and loopback addresses are not refused",
-    },
-}
-
-
-def _key_name(where: _KeyPath) -> str:
-    """Return ("feeds", 2, "url") as "feeds[2].url"."""
-    name = ""
-    for part in where:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else part
-    return name
-
-
-def _toml_type(value: object) -> str:
-    """Name `value`'s TOML type for messages."""
-    return _TYPE_NAMES.get(type(value), "a date or time")
-
-
 def _declared_names(data: Mapping[str, object], key: str) -> set[str]:
     """Return the names given in the `key` array of tables, valid or not."""
     items = data.get(key)
@@ -268,169 +128,10 @@ def _declared_names(data: Mapping[str, object], key: str) -> set[str]:
     return {i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)}
 
 
-class _Locator:
-    """Find the line of a key in TOML text, best effort: tomllib reports none."""
-
-    _HEADER = re.compile(r"\s*(\[\[?)\s*([^\[\]]+?)\s*\]")
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        # (0-based line, dotted name without quotes or spaces, is an array table)
-        self.headers: list[tuple[int, str, bool]] = []
-        for number, line in enumerate(self.lines):
-            if found := self._HEADER.match(line):
-                name = re.sub(r"\s*\.\s*", ".", found.group(2)).replace('"', "").replace("'", "")
-                self.headers.append((number, name, found.group(1) == "[["))
-
-    def line(self, where: _KeyPath) -> int | None:
-        """Return the 1-based line of `where`, or of its table when the key is absent."""
-        first_header = self.headers[0][0] if self.headers else len(self.lines)
-        start, consumed = -1, 0
-        if len(where) >= 2 and isinstance(where[1], int):
-            arrays = [n for n, name, array in self.headers if array and name == where[0]]
-            if where[1] < len(arrays):
-                start, consumed = arrays[where[1]], 2
-        elif where:
-            for depth in (2, 1):
-                dotted = ".".join(str(part) for part in where[:depth])
-                tables = [n for n, name, _ in self.headers if name == dotted]
-                if tables and len(where) >= depth:
-                    start, consumed = tables[0], depth
-                    break
-        if start < 0:  # no header: a key in the top-level table, or an inline table
-            return self._key_line(str(where[0]), 0, first_header) if where else None
-        if consumed == len(where) or isinstance(where[consumed], int):
-            return start + 1
-        end = next((n for n, _, _ in self.headers if n > start), len(self.lines))
-        return self._key_line(str(where[consumed]), start + 1, end) or start + 1
-
-    def _key_line(self, key: str, start: int, end: int) -> int | None:
-        quoted = re.escape(key)
-        pattern = re.compile(rf"\s*(?:{quoted}|\"{quoted}\"|'{quoted}')\s*[=.]")
-        for number in range(start, end):
-            if pattern.match(self.lines[number]):
-                return number + 1
-        return None
-
-
-class _Reader:
+class _ConfigReader(TomlReader):
     """Build a Config from parsed TOML, recording problems instead of stopping."""
 
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.locator = _Locator(text)
-        self.problems: list[Problem] = []
-
-    def problem(self, where: _KeyPath | str, message: str) -> None:
-        """Record a problem at a key path, or in the environment variable named `where`."""
-        if isinstance(where, str):
-            self.problems.append(Problem(where, message))
-        else:
-            line = self.locator.line(where)
-            self.problems.append(Problem(_key_name(where), message, line, self.file))
-
-    # --- generic readers: each returns a usable default after recording a problem ------
-
-    def keys(self, table: Mapping[str, object], where: _KeyPath, known: Sequence[str]) -> None:
-        """Report the keys of `table` that are unknown or not supported yet."""
-        for key in table:
-            if key in _UNSUPPORTED.get(where[:1], {}):
-                self.problem((*where, key), _UNSUPPORTED[where[:1]][key])
-            elif key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f'did you mean "{close[0]}"?' if close else f"known: {', '.join(known)}"
-                self.problem((*where, key), f"unknown key ({hint})")
-
-    def table(
-        self, data: Mapping[str, object], key: str, known: Sequence[str]
-    ) -> dict[str, object]:
-        """Return the [key] table of `data`, empty when absent."""
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            self.problem((key,), f"expected a table [{key}], got {_toml_type(value)}")
-            return {}
-        self.keys(value, (key,), known)
-        return value
-
-    def tables(self, data: Mapping[str, object], key: str) -> list[tuple[int, dict[str, object]]]:
-        """Return the [[key]] tables of `data` with their indexes."""
-        value = data.get(key, [])
-        if not isinstance(value, list):
-            self.problem((key,), f"expected an array of tables [[{key}]], got {_toml_type(value)}")
-            return []
-        items = []
-        for index, item in enumerate(value):
-            if isinstance(item, dict):
-                items.append((index, item))
-            else:
-                self.problem((key, index), f"expected a table, got {_toml_type(item)}")
-        return items
-
-    def value(
-        self, table: Mapping[str, object], where: _KeyPath, kind: type[_T], default: _T
-    ) -> _T:
-        """Return the value at `where` if it is of type `kind`, else `default`."""
-        value = table.get(str(where[-1]), default)
-        # type() rather than isinstance(): TOML's true is not the integer 1.
-        if type(value) is not kind:
-            self.problem(where, f"expected {_TYPE_NAMES[kind]}, got {_toml_type(value)}")
-            return default
-        return value
-
-    def required(self, table: Mapping[str, object], where: _KeyPath) -> str | None:
-        """Return the non-blank string at `where`, or None."""
-        if str(where[-1]) not in table:
-            self.problem(where, "missing; this key is required")
-            return None
-        text = self.value(table, where, str, "")
-        if not text.strip():
-            self.problem(where, "must not be empty")
-            return None
-        return text
-
-    def positive(self, table: Mapping[str, object], where: _KeyPath, default: int) -> int:
-        """Return the integer at `where` if it is above zero, else `default`."""
-        number = self.value(table, where, int, default)
-        if number <= 0:
-            self.problem(where, f"must be greater than 0, not {number}")
-            return default
-        return number
-
-    def duration(self, raw: object, where: _KeyPath | str, default: int | None) -> int | None:
-        """Return `raw` as a positive number of seconds, else `default`."""
-        try:
-            seconds = parse_duration(raw)
-        except ValueError as error:
-            self.problem(where, str(error))
-            return default
-        if seconds <= 0:
-            self.problem(where, f"must be longer than 0s ({DURATION_HINT})")
-            return default
-        return seconds
-
-    def strings(self, table: Mapping[str, object], where: _KeyPath) -> tuple[str, ...]:
-        """Return the strings of the array at `where`, empty when absent."""
-        items = self.value(table, where, list, [])
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                self.problem((*where, index), f"expected a string, got {_toml_type(item)}")
-        return tuple(item for item in items if isinstance(item, str))
-
-    def name(self, table: Mapping[str, object], where: _KeyPath, seen: dict[str, int]) -> str:
-        """Return the table's name, checked for form and against the names `seen`."""
-        name = self.required(table, (*where, "name"))
-        if name is None:
-            return ""
-        if not _NAME.fullmatch(name):
-            message = "use at most 64 letters, digits, '-', '_' or '.', starting with one"
-            self.problem((*where, "name"), f'"{name}" is not a valid name ({message})')
-        elif name in seen:
-            self.problem(
-                (*where, "name"), f'duplicate name "{name}" (see {where[0]}[{seen[name]}])'
-            )
-        else:
-            seen[name] = int(where[1])
-        return name
+    unsupported = _UNSUPPORTED
 
     # --- sections ----------------------------------------------------------------------
 
@@ -458,7 +159,7 @@ class _Reader:
             url = self.database_url(override, "NEWSWATCH_DATABASE_URL", Path.cwd())
         return StorageConfig(url)
 
-    def database_url(self, raw: str, where: _KeyPath | str, base: Path) -> str:
+    def database_url(self, raw: str, where: KeyPath | str, base: Path) -> str:
         """Return `raw` checked, with a relative SQLite path made absolute against `base`."""
         try:
             url = make_url(raw)
@@ -498,7 +199,7 @@ class _Reader:
             per_host=self.positive(table, ("daemon", "per_host"), defaults.per_host),
         )
 
-    def timezone(self, name: str, where: _KeyPath | str) -> str:
+    def timezone(self, name: str, where: KeyPath | str) -> str:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
