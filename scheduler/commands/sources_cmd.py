@@ -50,7 +50,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             row.state,
             _ago(row.last_checked_at, now),
             str(row.last_status or ""),
-            _ago(row.next_check_at, now),
+            _ago(row.next_check_at, now) if row.enabled else "-",
             str(row.error_count),
             str(row.articles),
             row.last_error or "",
