@@ -51,6 +51,7 @@ __all__ = [
     "StorageConfig",
     "TopicConfig",
     "check_config",
+    "config_from_text",
     "config_path",
     "load_config",
     "parse_duration",
@@ -93,6 +94,16 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except UnicodeDecodeError as error:
         problem = Problem("", f"not UTF-8 text (byte {error.start})", file=shown)
         raise ConfigError([problem]) from None
+    return config_from_text(text, path, env)
+
+
+def config_from_text(text: str, path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Validate config text as if read from `path`, raising ConfigError on problems.
+
+    `newswatch feeds` checks an edited file with this before writing it.
+    """
+    env = os.environ if env is None else env
+    shown = str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
