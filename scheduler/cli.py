@@ -18,6 +18,7 @@ from scheduler.commands import (
     config_cmd,
     db_cmd,
     export_cmd,
+    feeds_cmd,
     poll_cmd,
     run_cmd,
     sources_cmd,
@@ -84,6 +85,7 @@ app.add_command(run_cmd.run)
 app.add_command(poll_cmd.poll)
 app.add_command(export_cmd.export)
 app.add_command(sources_cmd.sources)
+app.add_command(feeds_cmd.feeds)
 app.add_command(topics_cmd.topics)
 app.add_command(db_cmd.db)
 app.add_command(config_cmd.config)

@@ -57,8 +57,8 @@ class PollSummary:
         )
 
 
-def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Settings:
-    """Return the Scrapy settings for this config, with the shared resources."""
+def http_settings(config: Config) -> Settings:
+    """Return the Scrapy settings every request obeys: user agent, limits, timeouts."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.setdict(
@@ -70,6 +70,17 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             "DOWNLOAD_MAXSIZE": config.network.max_bytes,
             # The daemon logs one line per event; Scrapy's multi-line dumps are noise.
             "STATS_DUMP": False,
+        },
+        priority="cmdline",
+    )
+    return settings
+
+
+def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Settings:
+    """Return the Scrapy settings for this config, with the shared resources."""
+    settings = http_settings(config)
+    settings.setdict(
+        {
             options.DATABASE: database,
             options.WORKER_POOL: pool,
             options.TOPICS: topic_rules(config),
