@@ -1,12 +1,16 @@
-"""Articles: store a batch through the first three rungs of the dedupe ladder.
+"""Articles: store a batch through the dedupe ladder.
 
 1. entry key per source (`sightings`): a known sighting is skipped;
 2. canonical URL: the same story from another source gets a new sighting only;
-3. content hash: the same text at another URL gets a new sighting only.
+3. content hash: the same text at another URL gets a new sighting only;
+4. near duplicates (`storage.near_duplicates`): a new article whose text is nearly a
+   stored one's is stored linked to it by `duplicate_of`;
+5. updates: a known entry key or canonical URL with changed text revises its article
+   (new content, `revision` + 1, `updated_at`), never a second article.
 
-Unique constraints on all three, written with INSERT ... ON CONFLICT DO NOTHING, make a
-batch idempotent: a retry, a re-run after a crash or a second daemon storing the same
-batch at the same time can never store an article or a sighting twice.
+Unique constraints on the first three, written with INSERT ... ON CONFLICT DO NOTHING,
+make a batch idempotent: a retry, a re-run after a crash or a second daemon storing the
+same batch at the same time can never store an article or a sighting twice.
 """
 
 from __future__ import annotations
@@ -16,20 +20,26 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from storage import near_duplicates
 from storage.db import Database
 from storage.exceptions import StorageError
-from storage.models import Article, ArticleTopic, Sighting, Topic
-from storage.records import ArticleRecord, StoreStats
+from storage.models import Article, ArticleTopic, Sighting, Topic, UTCDateTime
+from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, StoreStats
 from storage.sql import chunked, index_key, insert_ignoring_conflicts, storable_text
 
 SightingKey = tuple[int, str]
 CONTENT_HASH_CHARS = 128  # the width of articles.content_hash
 
 
-def store_articles(db: Database, records: Sequence[ArticleRecord], now: datetime) -> StoreStats:
+def store_articles(
+    db: Database,
+    records: Sequence[ArticleRecord],
+    now: datetime,
+    dedupe: DedupeSettings = DEFAULT_DEDUPE,
+) -> StoreStats:
     """Store a batch of articles in one transaction and say what happened to each.
 
     Records in one batch that duplicate each other resolve like records from separate
@@ -42,37 +52,162 @@ def store_articles(db: Database, records: Sequence[ArticleRecord], now: datetime
     if not records:
         return StoreStats()
     scrubbed = [_scrub(record) for record in records]
-    return db.write(lambda session: _store(session, scrubbed, now))
+    fingerprints = [
+        near_duplicates.fingerprint(near_duplicates.body(r.summary, r.text), dedupe)
+        for r in scrubbed
+    ]
+    return db.write(lambda session: _store(session, scrubbed, fingerprints, now, dedupe))
 
 
-def _store(session: Session, records: list[ArticleRecord], now: datetime) -> StoreStats:
+def _store(
+    session: Session,
+    records: list[ArticleRecord],
+    fingerprints: list[near_duplicates.Fingerprint | None],
+    now: datetime,
+    dedupe: DedupeSettings,
+) -> StoreStats:
+    near_duplicates.lock_index(session)
     stats = StoreStats()
     seen = _existing_sightings(session, {(r.source_id, r.entry_key) for r in records})
     pending: list[ArticleRecord] = []
-    for record in records:
+    pending_fps: list[near_duplicates.Fingerprint | None] = []
+    revisions: list[_Revision] = []
+    for record, fp in zip(records, fingerprints, strict=True):
         key = (record.source_id, record.entry_key)
         if key in seen:
-            stats.known += 1
+            article_id, stored_hash = seen[key]
+            if article_id is not None and stored_hash != record.content_hash:
+                revisions.append(_Revision(article_id, record, fp))
+                seen[key] = (article_id, record.content_hash)  # a repeat is known
+            else:
+                stats.known += 1
         else:
-            seen.add(key)  # a repeat later in this batch is known too
+            seen[key] = (None, None)  # a repeat later in this batch is known
             pending.append(record)
-    if not pending:
-        return stats
-
+            pending_fps.append(fp)
     plan = _plan(pending, *_existing_articles(session, pending))
     inserted = _insert_articles(session, [pending[i] for i in plan.fresh], now)
-    article_ids = _resolve(session, pending, plan, inserted)
-    stored = _insert_sightings(session, pending, article_ids, now)
-    _insert_matches(session, pending, article_ids, now)
+    article_ids = _resolve(session, pending, plan, inserted) if pending else []
     fresh = set(plan.fresh)
+    linked = near_duplicates.link(
+        session,
+        [
+            (article_ids[i], pending_fps[i])
+            for i in plan.fresh
+            if pending[i].canonical_url in inserted
+        ],
+        dedupe,
+    )
+    # A new URL of a stored article with other text revises it (rung 5), sighting and all.
+    url_revisions = {
+        index
+        for index, record in enumerate(pending)
+        if index not in fresh
+        and index not in plan.primary_of
+        and plan.url_hashes.get(record.canonical_url) not in (None, record.content_hash)
+    }
+    revisions += [_Revision(article_ids[i], pending[i], pending_fps[i]) for i in url_revisions]
+    revised = _revise(session, revisions, now)
+    stored = _insert_sightings(session, pending, article_ids, now) if pending else set()
+    _insert_matches(
+        session,
+        [*pending, *(r.record for r in revisions)],
+        [*article_ids, *(r.article_id for r in revisions)],
+        now,
+    )
+    for revision in revisions[: len(revisions) - len(url_revisions)]:
+        if revision.article_id in revised:
+            stats.updated += 1
+        else:
+            stats.known += 1
     for index, record in enumerate(pending):
         if (record.source_id, record.entry_key) not in stored:
             stats.known += 1  # another writer stored this very sighting meanwhile
         elif index in fresh and record.canonical_url in inserted:
-            stats.new += 1
+            if article_ids[index] in linked:
+                stats.near_duplicates += 1
+            else:
+                stats.new += 1
+        elif index in url_revisions and article_ids[index] in revised:
+            stats.updated += 1
         else:
             stats.duplicates += 1
     return stats
+
+
+@dataclasses.dataclass(frozen=True)
+class _Revision:
+    """A stored article to revise with a record's content."""
+
+    article_id: int
+    record: ArticleRecord
+    fingerprint: near_duplicates.Fingerprint | None
+
+
+def _revise(session: Session, revisions: Sequence[_Revision], now: datetime) -> set[int]:
+    """Give articles their records' content; return the ids of those revised.
+
+    The last revision of an article in the batch wins. A revision whose text is already
+    another article's (content_hash is unique) leaves its article as it was.
+    """
+    latest = {r.article_id: r for r in revisions}
+    if not latest:
+        return set()
+    hashes = sorted({r.record.content_hash for r in latest.values()})
+    owner: dict[str, int] = {}
+    for chunk in chunked(hashes):
+        owner.update(
+            (content_hash, article_id)
+            for article_id, content_hash in session.execute(
+                select(Article.id, Article.content_hash).where(Article.content_hash.in_(chunk))
+            )
+        )
+    applied: list[_Revision] = []
+    for article_id in sorted(latest):
+        revision = latest[article_id]
+        holder = owner.get(revision.record.content_hash)
+        if holder is not None:
+            continue  # the same text as `holder`: unchanged, or not storable twice
+        owner[revision.record.content_hash] = article_id
+        applied.append(revision)
+    if not applied:
+        return set()
+    stmt = (
+        update(Article)
+        .where(Article.id == bindparam("b_id"))
+        .values(
+            title=bindparam("b_title"),
+            summary=bindparam("b_summary"),
+            text=bindparam("b_text"),
+            authors=bindparam("b_authors"),
+            language=func.coalesce(bindparam("b_language", type_=String()), Article.language),
+            published_at=func.coalesce(
+                bindparam("b_published_at", type_=UTCDateTime()), Article.published_at
+            ),
+            content_hash=bindparam("b_hash"),
+            revision=Article.revision + 1,
+            updated_at=bindparam("b_now"),
+        )
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {
+                "b_id": r.article_id,
+                "b_title": r.record.title,
+                "b_summary": r.record.summary,
+                "b_text": r.record.text,
+                "b_authors": list(r.record.authors),
+                "b_language": r.record.language,
+                "b_published_at": r.record.published_at,
+                "b_hash": r.record.content_hash,
+                "b_now": now,
+            }
+            for r in applied
+        ],
+    )
+    near_duplicates.reindex(session, [(r.article_id, r.fingerprint) for r in applied])
+    return {r.article_id for r in applied}
 
 
 @dataclasses.dataclass
@@ -82,12 +217,16 @@ class _Plan:
     article_ids: list[int | None]  # per record: the stored article it duplicates
     fresh: list[int]  # records to insert as new articles
     primary_of: dict[int, int]  # record -> the fresh record earlier in the batch it copies
+    url_hashes: dict[str, str] = dataclasses.field(default_factory=dict)  # stored URL -> hash
 
 
 def _plan(
-    pending: Sequence[ArticleRecord], by_url: dict[str, int], by_hash: dict[str, int]
+    pending: Sequence[ArticleRecord],
+    by_url: dict[str, int],
+    by_hash: dict[str, int],
+    url_hashes: dict[str, str],
 ) -> _Plan:
-    plan = _Plan(article_ids=[], fresh=[], primary_of={})
+    plan = _Plan(article_ids=[], fresh=[], primary_of={}, url_hashes=url_hashes)
     claimed_url: dict[str, int] = {}
     claimed_hash: dict[str, int] = {}
     for index, record in enumerate(pending):
@@ -116,7 +255,7 @@ def _resolve(
             lost.append(index)
     if lost:
         # A concurrent writer stored these first; its row is committed and visible now.
-        by_url, by_hash = _existing_articles(session, [pending[i] for i in lost])
+        by_url, by_hash, _ = _existing_articles(session, [pending[i] for i in lost])
         for index in lost:
             record = pending[index]
             article_ids[index] = by_url.get(record.canonical_url) or by_hash.get(
@@ -158,28 +297,36 @@ def _scrub(record: ArticleRecord) -> ArticleRecord:
     )
 
 
-def _existing_sightings(session: Session, keys: Iterable[SightingKey]) -> set[SightingKey]:
+def _existing_sightings(
+    session: Session, keys: Iterable[SightingKey]
+) -> dict[SightingKey, tuple[int | None, str | None]]:
+    """Return the stored sightings among `keys`: their article id and its content hash."""
     # One IN list per source: a (source_id, entry_key) row-value IN list plans as an OR
     # of index probes on PostgreSQL, 50x slower than `source_id = ? AND entry_key IN`.
     by_source: dict[int, list[str]] = defaultdict(list)
     for source_id, entry_key in keys:
         by_source[source_id].append(entry_key)
-    found: set[SightingKey] = set()
+    found: dict[SightingKey, tuple[int | None, str | None]] = {}
     for source_id, entry_keys in sorted(by_source.items()):
         for chunk in chunked(sorted(entry_keys)):
-            stmt = select(Sighting.entry_key).where(
-                Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
+            stmt = (
+                select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
+                .outerjoin(Article, Article.id == Sighting.article_id)
+                .where(Sighting.source_id == source_id, Sighting.entry_key.in_(chunk))
             )
-            found.update((source_id, entry_key) for entry_key in session.scalars(stmt))
+            for entry_key, article_id, content_hash in session.execute(stmt):
+                found[(source_id, entry_key)] = (article_id, content_hash)
     return found
 
 
 def _existing_articles(
     session: Session, records: Sequence[ArticleRecord]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Return the stored article ids by canonical URL and by content hash."""
+) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Return the stored article ids by canonical URL and by content hash, and the
+    content hash of each stored canonical URL."""
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
+    url_hashes: dict[str, str] = {}
     columns = (Article.id, Article.canonical_url, Article.content_hash)
     for column, values in (
         (Article.canonical_url, sorted({r.canonical_url for r in records})),
@@ -191,7 +338,8 @@ def _existing_articles(
             ):
                 by_url[url] = article_id
                 by_hash[content_hash] = article_id
-    return by_url, by_hash
+                url_hashes[url] = content_hash
+    return by_url, by_hash, url_hashes
 
 
 def _insert_articles(

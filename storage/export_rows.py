@@ -7,7 +7,7 @@ from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -40,18 +40,30 @@ def export_rows(
     until: datetime | None = None,
     topic: str | None = None,
     include_duplicates: bool = False,
+    include_updates: bool = False,
 ) -> Generator[ExportRow, None, None]:
     """Yield the articles first seen in [since, until), by id, without loading them all.
 
     `topic` keeps the articles that matched that topic (their rows still list every
-    topic). Near-duplicates (`duplicate_of` set) are left out unless asked for. The
-    generator holds one read transaction open: consume it fully or close it.
+    topic). Near-duplicates (`duplicate_of` set) are left out unless asked for; an
+    article's `sources` include the sources of its near duplicates. With
+    `include_updates`, articles revised in [since, until) are yielded too, however long
+    ago they were first seen. The generator holds one read transaction open: consume it
+    fully or close it.
     """
     stmt = select(*ARTICLE_COLUMNS).order_by(Article.id)
+    first_seen = []
+    revised = [Article.revision > 1]
     if since is not None:
-        stmt = stmt.where(Article.first_seen_at >= since)
+        first_seen.append(Article.first_seen_at >= since)
+        revised.append(Article.updated_at >= since)
     if until is not None:
-        stmt = stmt.where(Article.first_seen_at < until)
+        first_seen.append(Article.first_seen_at < until)
+        revised.append(Article.updated_at < until)
+    if include_updates and first_seen:
+        stmt = stmt.where(or_(and_(*first_seen), and_(*revised)))
+    else:
+        stmt = stmt.where(*first_seen)
     if topic is not None:
         stmt = stmt.where(
             exists()
@@ -65,14 +77,19 @@ def export_rows(
         result = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
         for chunk in result.partitions():
             ids = [row.id for row in chunk]
-            sources = _sources(session, ids)
+            sources, carried = _sources(session, ids)
             matches = _matches(session, ids)
             for row in chunk:
-                yield _export_row(row, sources.get(row.id, []), matches.get(row.id, {}))
+                yield _export_row(
+                    row, sources.get(row.id, []), carried.get(row.id, []), matches.get(row.id, {})
+                )
 
 
-def _sources(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
-    """Return each article's source names, the first sighting's source first."""
+def _sources(
+    session: Session, ids: Sequence[int]
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Return each article's source names, the first sighting's source first, and the
+    source names of its near duplicates."""
     stmt = (
         select(Sighting.article_id, Source.name)
         .join(Source, Source.id == Sighting.source_id)
@@ -83,7 +100,17 @@ def _sources(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
     for article_id, name in session.execute(stmt):
         if article_id is not None:  # the IN list excludes article-less sightings anyway
             names[article_id].append(name)
-    return names
+    stmt = (
+        select(Article.duplicate_of, Source.name)
+        .join(Sighting, Sighting.article_id == Article.id)
+        .join(Source, Source.id == Sighting.source_id)
+        .where(Article.duplicate_of.in_(ids))
+    )
+    carried: dict[int, list[str]] = defaultdict(list)
+    for original, name in session.execute(stmt):
+        if original is not None:  # the IN list excludes them anyway
+            carried[original].append(name)
+    return names, carried
 
 
 def _matches(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, ...]]]:
@@ -101,7 +128,10 @@ def _matches(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[
 
 
 def _export_row(
-    row: Row[*tuple[Any, ...]], sources: list[str], matches: dict[str, tuple[str, ...]]
+    row: Row[*tuple[Any, ...]],
+    sources: list[str],
+    carried: list[str],
+    matches: dict[str, tuple[str, ...]],
 ) -> ExportRow:
     return ExportRow(
         id=row.id,
@@ -116,7 +146,7 @@ def _export_row(
         first_seen_at=row.first_seen_at,
         updated_at=row.updated_at,
         source=sources[0] if sources else "",
-        sources=tuple(sorted(set(sources))),
+        sources=tuple(sorted({*sources, *carried})),
         topics=tuple(sorted(matches)),
         matches=matches,
         duplicate_of=row.duplicate_of,

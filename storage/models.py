@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -119,9 +120,28 @@ class Article(Base):
     updated_at: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=1, server_default="1")
     content_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    # Signed 64-bit SimHash/MinHash fingerprint for near-duplicate detection (rung 4).
-    fingerprint: Mapped[int | None] = mapped_column(BigInteger)
-    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    # MinHash signature of the text (storage.minhash); None when the text is too short.
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The first article of the same story when this one is a near duplicate (rung 4).
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ArticleBand(Base):
+    """One band bucket of an article's MinHash signature: the near-duplicate index.
+
+    Only articles that are no duplicate themselves are indexed, so a bucket holds one
+    row per distinct story that hashes there: a lookup reads a handful of rows.
+    """
+
+    __tablename__ = "article_bands"
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key is the whole row
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Sighting(Base):

@@ -77,6 +77,23 @@ class ArticleRecord:
     matches: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class DedupeSettings:
+    """When two texts are near duplicates (rung 4 of the dedupe ladder).
+
+    `threshold` is the Jaccard similarity of the texts' word shingles at or above which
+    a new article is a near duplicate of a stored one; texts with fewer than
+    `min_shingles` shingles (a one-line feed summary) are never called near duplicates.
+    The defaults come from `bench/dedupe.py`.
+    """
+
+    threshold: float = 0.5
+    min_shingles: int = 40
+
+
+DEFAULT_DEDUPE = DedupeSettings()
+
+
 @dataclass(slots=True)
 class StoreStats:
     """What one batch write did."""
@@ -84,11 +101,15 @@ class StoreStats:
     new: int = 0  # articles stored for the first time
     duplicates: int = 0  # known article, new sighting (same canonical URL or same content)
     known: int = 0  # the sighting itself was already stored (a re-poll or a retry)
+    near_duplicates: int = 0  # stored, linked by duplicate_of to the story's first article
+    updated: int = 0  # a known entry or URL with changed text: the article was revised
 
     def add(self, other: StoreStats) -> None:
         self.new += other.new
         self.duplicates += other.duplicates
         self.known += other.known
+        self.near_duplicates += other.near_duplicates
+        self.updated += other.updated
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ def test_new_duplicate_and_known(database: Database, sources: dict[str, int]) ->
     assert store_articles(database, first, NOW) == stats(new=2)
     later = [
         article(a, "1", "http://x.test/1"),  # re-poll of the same entry
-        article(b, "b-9", "http://x.test/1", content_hash="other text"),  # same URL elsewhere
+        article(b, "b-9", "http://x.test/1"),  # same URL and text elsewhere
         article(b, "b-10", "http://mirror.test/2", content_hash="hash-of-http://x.test/2"),
         article(b, "b-11", "http://x.test/3"),
     ]

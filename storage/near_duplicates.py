@@ -1,0 +1,255 @@
+"""Near duplicates (rung 4 of the dedupe ladder): the banded MinHash index in the database.
+
+An article whose text has enough shingles gets a MinHash signature and, unless it is a
+near duplicate itself, one `article_bands` row per band bucket. A new article's
+candidates are the articles sharing one of its buckets, so a lookup reads a handful of
+index rows however many articles are stored, and nothing is rebuilt in memory at start.
+Candidates are then checked with the real Jaccard similarity of the shingle sets.
+
+Writers serialise on this index: SQLite has one writer at a time anyway, and on
+PostgreSQL every store transaction first takes one advisory lock, so two daemons storing
+two copies of a story at once cannot both miss the other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from storage import minhash
+from storage.db import Database
+from storage.models import Article, ArticleBand
+from storage.records import DedupeSettings
+from storage.sql import chunked, insert_ignoring_conflicts
+
+# Shared by every newswatch process; the upgrade lock in storage.db uses another key.
+PG_INDEX_LOCK_KEY = 0x6E777364  # "nwsd"
+# Candidates checked per article, the most promising (most shared buckets) first.
+MAX_CANDIDATES = 8
+# The signature estimate only screens out hopeless candidates before the exact
+# comparison; 0.2 is three standard errors of a 60-permutation estimate.
+SCREEN_MARGIN = 0.2
+REBUILD_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """An article text's shingles, MinHash signature and band buckets."""
+
+    shingles: frozenset[str]
+    signature: tuple[int, ...]
+    buckets: tuple[int, ...]
+
+
+def body(summary: str, text: str) -> str:
+    """Return the text compared for near duplicates: the title is left out (headlines
+    differ between outlets), and the summary stands in when there is no text."""
+    return text or summary
+
+
+def fingerprint(text: str, settings: DedupeSettings) -> Fingerprint | None:
+    """Return the text's fingerprint, or None when it is too short to judge."""
+    shingles = minhash.shingles(text)
+    if not shingles or len(shingles) < settings.min_shingles:
+        return None
+    signature = minhash.signature(shingles)
+    return Fingerprint(shingles, signature, tuple(minhash.buckets(signature)))
+
+
+def lock_index(session: Session) -> None:
+    """Take the index's write lock until the transaction ends (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_INDEX_LOCK_KEY})
+
+
+def link(
+    session: Session,
+    articles: Sequence[tuple[int, Fingerprint | None]],
+    settings: DedupeSettings,
+) -> dict[int, int]:
+    """Fingerprint and index these articles; return article id -> the article it repeats.
+
+    Each article is compared with the indexed articles of lower id, the ones of this call
+    included, so a batch resolves as if its articles came one by one in id order. Their
+    signatures, `duplicate_of` and band rows are rewritten; `duplicate_of` always names
+    an article that is no duplicate itself.
+    """
+    ordered = sorted(articles, key=lambda pair: pair[0])
+    ids = [article_id for article_id, _ in ordered]
+    for chunk in chunked(ids):
+        session.execute(delete(ArticleBand).where(ArticleBand.article_id.in_(chunk)))
+    stored = _buckets(session, {b for _, fp in ordered if fp for b in fp.buckets})
+    texts = _Texts(session, settings)
+    in_batch: dict[int, list[int]] = defaultdict(list)
+    duplicate_of: dict[int, int] = {}
+    band_rows: list[dict[str, int]] = []
+    for article_id, fp in ordered:
+        if fp is None:
+            continue
+        hits: Counter[int] = Counter()
+        for bucket in fp.buckets:
+            hits.update(c for c in stored.get(bucket, ()) if c < article_id)
+            hits.update(in_batch.get(bucket, ()))
+        ranked = sorted(hits, key=lambda c: (-hits[c], c))[:MAX_CANDIDATES]
+        texts.prefetch(ranked)
+        original = _best(fp, ranked, texts, settings)
+        if original is not None:
+            duplicate_of[article_id] = original
+            continue
+        texts.remember(article_id, fp)
+        for bucket in fp.buckets:
+            in_batch[bucket].append(article_id)
+            band_rows.append({"bucket": bucket, "article_id": article_id})
+    rows = [
+        {
+            "b_id": article_id,
+            "b_signature": minhash.pack(fp.signature) if fp else None,
+            "b_duplicate_of": duplicate_of.get(article_id),
+        }
+        for article_id, fp in ordered
+    ]
+    if rows:
+        stmt = (
+            update(Article)
+            .where(Article.id == bindparam("b_id"))
+            .values(signature=bindparam("b_signature"), duplicate_of=bindparam("b_duplicate_of"))
+        )
+        session.connection().execute(stmt, rows)
+    if band_rows:
+        band_rows.sort(key=lambda row: (row["bucket"], row["article_id"]))
+        session.execute(insert_ignoring_conflicts(session, ArticleBand), band_rows)
+    return duplicate_of
+
+
+def reindex(session: Session, articles: Sequence[tuple[int, Fingerprint | None]]) -> None:
+    """Replace the signature and band rows of revised articles, keeping their links.
+
+    An article that is a near duplicate stays one and stays out of the index.
+    """
+    ids = [article_id for article_id, _ in articles]
+    roots: set[int] = set()
+    for chunk in chunked(ids):
+        session.execute(delete(ArticleBand).where(ArticleBand.article_id.in_(chunk)))
+        roots.update(
+            session.scalars(
+                select(Article.id).where(Article.id.in_(chunk), Article.duplicate_of.is_(None))
+            )
+        )
+    band_rows = sorted(
+        (
+            {"bucket": bucket, "article_id": article_id}
+            for article_id, fp in articles
+            if fp is not None and article_id in roots
+            for bucket in fp.buckets
+        ),
+        key=lambda row: (row["bucket"], row["article_id"]),
+    )
+    if band_rows:
+        session.execute(insert_ignoring_conflicts(session, ArticleBand), band_rows)
+    rows = [
+        {"b_id": i, "b_signature": minhash.pack(fp.signature) if fp else None} for i, fp in articles
+    ]
+    if rows:
+        stmt = (
+            update(Article)
+            .where(Article.id == bindparam("b_id"))
+            .values(signature=bindparam("b_signature"))
+        )
+        session.connection().execute(stmt, rows)
+
+
+def rebuild(
+    db: Database,
+    settings: DedupeSettings,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Recompute every stored article's fingerprint and duplicate link, in id order.
+
+    Runs in transactions of `REBUILD_CHUNK` articles, so a daemon can keep storing
+    meanwhile; `progress(done, total)` is called after each. Return (articles, near
+    duplicates).
+    """
+    with db.session() as session:
+        total = int(session.scalar(select(func.count(Article.id))) or 0)
+    done = duplicates = 0
+    last_id = 0
+    while True:
+
+        def work(session: Session, after: int = last_id) -> tuple[int, int, int]:
+            lock_index(session)
+            rows = session.execute(
+                select(Article.id, Article.summary, Article.text)
+                .where(Article.id > after)
+                .order_by(Article.id)
+                .limit(REBUILD_CHUNK)
+            ).all()
+            if not rows:
+                return 0, after, 0
+            pairs = [(row.id, fingerprint(body(row.summary, row.text), settings)) for row in rows]
+            found = link(session, pairs, settings)
+            return len(rows), rows[-1].id, len(found)
+
+        count, last_id, found = db.write(work)
+        if not count:
+            break
+        done += count
+        duplicates += found
+        if progress is not None:
+            progress(done, max(total, done))
+    return done, duplicates
+
+
+def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
+    """Return the indexed article ids in each of these buckets."""
+    found: dict[int, list[int]] = defaultdict(list)
+    for chunk in chunked(sorted(buckets)):
+        stmt = select(ArticleBand.bucket, ArticleBand.article_id).where(
+            ArticleBand.bucket.in_(chunk)
+        )
+        for bucket, article_id in session.execute(stmt):
+            found[bucket].append(article_id)
+    return found
+
+
+class _Texts:
+    """Candidates' signatures and shingles, read once per call."""
+
+    def __init__(self, session: Session, settings: DedupeSettings) -> None:
+        self.session = session
+        self.settings = settings
+        self.known: dict[int, Fingerprint | None] = {}
+
+    def remember(self, article_id: int, fp: Fingerprint) -> None:
+        self.known[article_id] = fp
+
+    def prefetch(self, ids: Sequence[int]) -> None:
+        missing = sorted(set(ids) - set(self.known))
+        if not missing:
+            return
+        stmt = select(Article.id, Article.summary, Article.text).where(Article.id.in_(missing))
+        for row in self.session.execute(stmt):
+            self.known[row.id] = fingerprint(body(row.summary, row.text), self.settings)
+
+    def get(self, article_id: int) -> Fingerprint | None:
+        return self.known.get(article_id)
+
+
+def _best(
+    fp: Fingerprint, candidates: Sequence[int], texts: _Texts, settings: DedupeSettings
+) -> int | None:
+    """Return the candidate most similar to `fp` at or above the threshold, if any."""
+    best, best_score = None, 0.0
+    for candidate in candidates:
+        other = texts.get(candidate)
+        if other is None:
+            continue
+        if minhash.estimate(fp.signature, other.signature) < settings.threshold - SCREEN_MARGIN:
+            continue
+        score = minhash.jaccard(fp.shingles, other.shingles)
+        if score >= settings.threshold and score > best_score:
+            best, best_score = candidate, score
+    return best
