@@ -2,7 +2,9 @@
 
 CrawlerError
  ├── QuerySyntaxError   a topic query that does not parse
- └── FeedError          a feed that could not be read (bad XML, not a feed, too large)
+ ├── FeedError          a feed that could not be read (bad XML, not a feed, too large)
+ ├── SitemapError       a sitemap that could not be read
+ └── UnknownSpiderError a site names a spider that crawler/spiders/ does not have
 """
 
 from __future__ import annotations
@@ -24,3 +26,11 @@ class QuerySyntaxError(CrawlerError):
 
 class FeedError(CrawlerError):
     """A feed body that yields no usable entries, with the reason."""
+
+
+class SitemapError(CrawlerError):
+    """A sitemap body that is not a sitemap, with the reason."""
+
+
+class UnknownSpiderError(CrawlerError):
+    """A spider name that no module in crawler/spiders/ defines."""

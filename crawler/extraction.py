@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
+import charset_normalizer
 import lxml.etree
 import lxml.html
 import trafilatura
 from trafilatura.settings import Document, set_date_params
 
+from crawler.page_meta import FROM_PAGE, page_meta, plausible
 from crawler.text import clean_text
 
 # lxml refuses a str that declares its encoding, as XHTML pages do (`<?xml ... ?>`).
@@ -33,6 +35,8 @@ class ExtractedPage:
     language: str | None
     canonical_url: str | None
     image: str | None
+    # Where published_at came from: json-ld, meta, url or page (see crawler.page_meta).
+    published_from: str | None = None
 
 
 def extract_page(html: str, url: str) -> ExtractedPage | None:
@@ -54,15 +58,37 @@ def extract_page(html: str, url: str) -> ExtractedPage | None:
     if not isinstance(document, Document) or not (document.text or "").strip():
         return None
     head = _head_facts(html, url)
+    published_at, published_from = head.published_at, head.published_from
+    if published_at is None:
+        published_at = plausible(_date(document.date), datetime.now(UTC))
+        published_from = FROM_PAGE if published_at is not None else None
     return ExtractedPage(
-        title=clean_text(document.title or ""),
+        title=head.title or clean_text(document.title or ""),
         text=clean_text(document.text or ""),
         authors=_authors(document.author),
-        published_at=_date(document.date),
+        published_at=published_at,
         language=head.language or _short_language(document.language),
         canonical_url=head.canonical_url,
         image=document.image or None,
+        published_from=published_from,
     )
+
+
+def extract_page_bytes(body: bytes, url: str) -> ExtractedPage | None:
+    """Extract a page whose encoding is not declared: UTF-8 if it decodes, else detected."""
+    return extract_page(decode_html(body), url)
+
+
+def decode_html(body: bytes) -> str:
+    """Return an undeclared page's text: UTF-8 when valid, else the detected encoding."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(body).best()
+    if best is not None and best.encoding:
+        return str(best)
+    return body.decode("cp1252", "replace")
 
 
 def _date_params() -> dict[str, Any]:
@@ -77,10 +103,13 @@ def _date_params() -> dict[str, Any]:
 class _HeadFacts:
     canonical_url: str | None
     language: str | None
+    title: str = ""
+    published_at: datetime | None = None
+    published_from: str | None = None
 
 
 def _head_facts(html: str, url: str) -> _HeadFacts:
-    """Read `rel=canonical` (else `og:url`) and the page language from the markup."""
+    """Read `rel=canonical` (else `og:url`), the language, title and date from the markup."""
     try:
         root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (lxml.etree.ParserError, ValueError):
@@ -93,7 +122,10 @@ def _head_facts(html: str, url: str) -> _HeadFacts:
         if not canonical.startswith(("http://", "https://")):
             canonical = None
     language = _first(root, "/html/@lang") or _first(root, '//meta[@property="og:locale"]/@content')
-    return _HeadFacts(canonical, _short_language(language))
+    meta = page_meta(root, url)
+    return _HeadFacts(
+        canonical, _short_language(language), meta.title, meta.published_at, meta.published_from
+    )
 
 
 def _first(root: lxml.html.HtmlElement, xpath: str) -> str | None:

@@ -21,6 +21,8 @@ class ArticleItem:
     language: str | None = None
     guid: str | None = None
     published_at: datetime | None = None
+    # Where published_at came from: feed, json-ld, meta, url or page (crawler.page_meta).
+    published_from: str | None = None
     canonical_url: str = ""  # the page's rel=canonical when known; normalised later
     text_from: str = "feed"  # "page" when the text was extracted from the linked page
     # Filled by the pipelines.

@@ -47,3 +47,9 @@ NEWSWATCH_STORE_BATCH = 200
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# Where `scrapy crawl NAME` stores articles when newswatch did not start the crawl (the
+# daemon and `newswatch crawl` pass their own database). Relative to the working
+# directory: run it from the repository root, or pass
+# `-s NEWSWATCH_DATABASE_URL=postgresql+psycopg://...`.
+NEWSWATCH_DATABASE_URL = "sqlite:///data/newswatch.db"

@@ -9,6 +9,8 @@ import signal
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.workers import WorkerPool
@@ -55,6 +57,26 @@ class Daemon:
             name="poll due feeds",
             next_run_time=datetime.now(UTC),
         )
+        for site in self.config.sites:
+            if not site.enabled:
+                continue
+            trigger: BaseTrigger
+            if site.schedule:
+                trigger = CronTrigger.from_crontab(
+                    site.schedule, timezone=self.config.daemon.tzinfo
+                )
+            else:
+                interval = site.interval_s or self.config.polling.default_interval_s
+                trigger = IntervalTrigger(seconds=interval)
+            # One job per site; max_instances=1 (the default above) keeps two runs of the
+            # same site from overlapping, while different sites run side by side.
+            self.scheduler.add_job(
+                self.poller.site_job,
+                trigger,
+                args=[site.name],
+                id=f"site:{site.name}",
+                name=f"crawl site {site.name}",
+            )
 
     async def main(self) -> None:
         """Run until a signal asks to stop, then stop in order."""
@@ -64,9 +86,10 @@ class Daemon:
         self.add_jobs()
         self.scheduler.start()
         log.info(
-            "daemon started pid=%d feeds=%d topics=%d tick=%ss database=%s",
+            "daemon started pid=%d feeds=%d sites=%d topics=%d tick=%ss database=%s",
             os.getpid(),
             len(self.config.feeds),
+            len(self.config.sites),
             len(self.config.topics),
             self.config.daemon.tick_s,
             self.database.display_url,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models import Sighting
+from storage.models import Article, Sighting
 from storage.records import SeenEntry
 from storage.sql import chunked, index_key, insert_ignoring_conflicts, storable_text
 
@@ -29,6 +29,27 @@ def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[s
                 Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
             )
             known.update(asked[stored] for stored in session.scalars(stmt))
+    return known
+
+
+def known_urls(db: Database, source_id: int, urls: Sequence[str]) -> set[str]:
+    """Return the subset of canonical `urls` already stored or already seen by this source.
+
+    A URL is known when an article has it as its canonical URL (whichever source or run
+    stored it), or when this source has a sighting under it as entry key (site spiders
+    use the canonical URL as the entry key, also for pages they did not keep).
+    """
+    asked = {index_key(url): url for url in urls}
+    known: set[str] = set()
+    if not asked:
+        return known
+    with db.session() as session:
+        for chunk in chunked(sorted(asked)):
+            stored = select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
+            seen = select(Sighting.entry_key).where(
+                Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
+            )
+            known.update(asked[value] for value in session.scalars(stored.union(seen)))
     return known
 
 

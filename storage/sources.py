@@ -95,6 +95,29 @@ def _update_source(row: Source, spec: SourceSpec, interval_s: int, now: datetime
     row.updated_at = now
 
 
+def ensure_source(
+    db: Database, spec: SourceSpec, default_interval_s: int, now: datetime
+) -> SourceState:
+    """Return the named source, adding it first if the table does not have it yet.
+
+    For crawls started outside the daemon (`scrapy crawl NAME`), where no config has
+    been synced. An existing source is returned as it is, enabled or not.
+    """
+
+    def work(session: Session) -> SourceState:
+        stmt = select(Source).where(Source.name == spec.name)
+        row = session.scalars(stmt).first()
+        if row is None:
+            interval_s = spec.interval_s if spec.interval_s is not None else default_interval_s
+            session.execute(
+                insert_ignoring_conflicts(session, Source), [_new_source(spec, interval_s, now)]
+            )
+            row = session.scalars(stmt).one()
+        return _state(row)
+
+    return db.write(work)
+
+
 def due_sources(
     db: Database,
     now: datetime,

@@ -11,15 +11,17 @@ from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler import options, resources
 from crawler.exceptions import FeedError
-from crawler.extraction import ExtractedPage, extract_page
+from crawler.extraction import ExtractedPage
 from crawler.failures import describe_failure
 from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
+from crawler.fetching import extract_response, failed_request, response_header, response_headers
 from crawler.items import ArticleItem
+from crawler.page_meta import FROM_FEED
 from crawler.signals import feed_checked, store_failed
 from crawler.workers import WorkerPool
 from storage.db import Database
@@ -103,7 +105,7 @@ class FeedSpider(Spider):
             self._count("feeds_not_modified")
             return
         try:
-            headers = _headers(response)
+            headers = response_headers(response)
             parsed: ParsedFeed = await self.pool.run(
                 parse_feed, response.body, headers, response.url
             )
@@ -142,8 +144,8 @@ class FeedSpider(Spider):
                 now,
                 response.status,
                 error=error,
-                etag=_header(response, b"ETag"),
-                last_modified=_header(response, b"Last-Modified"),
+                etag=response_header(response, b"ETag"),
+                last_modified=response_header(response, b"Last-Modified"),
                 new_articles=len(new),
                 # Not backed off like a feed that gave nothing: its entries were usable.
                 next_check_at=now + timedelta(seconds=source.interval_s) if error else None,
@@ -169,7 +171,7 @@ class FeedSpider(Spider):
 
     def feed_failed(self, failure: Failure) -> None:
         """Record a feed that could not be fetched."""
-        source: SourceState = _request(failure).cb_kwargs["source"]
+        source: SourceState = failed_request(failure).cb_kwargs["source"]
         status, reason = describe_failure(failure)
         self._finish(source, CheckResult(source.id, datetime.now(UTC), status, error=reason))
         self._count("feeds_failed")
@@ -181,9 +183,7 @@ class FeedSpider(Spider):
         self, response: Response, source: SourceState, entry: FeedEntry, language: str | None
     ) -> AsyncIterator[ArticleItem]:
         """Extract the linked page; fall back to the feed's own content."""
-        page: ExtractedPage | None = None
-        if isinstance(response, TextResponse):
-            page = await self.pool.run(extract_page, response.text, response.url)
+        page = await extract_response(self.pool, response)
         if page is None:
             self._count("pages_unextracted")
         self._page_done(source)
@@ -191,7 +191,7 @@ class FeedSpider(Spider):
 
     def page_failed(self, failure: Failure) -> ArticleItem:
         """Keep the entry with the feed's content when its page cannot be fetched."""
-        request = _request(failure)
+        request = failed_request(failure)
         kwargs = request.cb_kwargs
         _, reason = describe_failure(failure)
         self.logger.info(
@@ -269,6 +269,7 @@ def _item(
         language=language,
         guid=entry.guid,
         published_at=entry.published_at,
+        published_from=FROM_FEED if entry.published_at else None,
         canonical_url="" if entry.link else _entry_urn(source, entry),
     )
     # A page whose extraction found less than the feed already gave (a cookie wall, an app
@@ -279,7 +280,8 @@ def _item(
     if page is not None:
         item.title = entry.title or page.title
         item.authors = entry.authors or page.authors
-        item.published_at = entry.published_at or page.published_at
+        if entry.published_at is None:
+            item.published_at, item.published_from = page.published_at, page.published_from
         item.language = page.language or language
         item.canonical_url = page.canonical_url or ""
     return item
@@ -294,22 +296,3 @@ def _entry_urn(source: SourceState, entry: FeedEntry) -> str:
     """
     digest = hashlib.sha256(entry.key.encode()).hexdigest()[:32]
     return f"urn:newswatch:{source.name}:{digest}"
-
-
-def _request(failure: Failure) -> Request:
-    # Scrapy attaches the failed request to the failure it hands an errback.
-    request: Request = failure.request  # type: ignore[attr-defined]
-    return request
-
-
-def _headers(response: Response) -> dict[str, str]:
-    return {
-        key.decode("latin-1").lower(): values[-1].decode("latin-1")
-        for key, values in response.headers.items()
-        if values
-    }
-
-
-def _header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None

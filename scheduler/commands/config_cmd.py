@@ -17,4 +17,7 @@ def config() -> None:
 def check(ctx: click.Context) -> None:
     """Validate the config; name each bad key, with its line, and exit non-zero."""
     loaded = context.config(ctx)
-    click.echo(f"{loaded.path}: OK ({len(loaded.feeds)} feeds, {len(loaded.topics)} topics)")
+    count = len(loaded.sites)
+    sites = f", {count} site{'' if count == 1 else 's'}" if count else ""
+    counts = f"{len(loaded.feeds)} feeds{sites}, {len(loaded.topics)} topics"
+    click.echo(f"{loaded.path}: OK ({counts})")
