@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler import options, resources
 from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
-from crawler.page_meta import FUTURE_SLACK
 from crawler.signals import store_failed
 from crawler.text import clean_text
 from crawler.topics import prepare_text
@@ -25,10 +24,13 @@ from crawler.urls import canonical_url
 from storage.articles import store_articles
 from storage.db import Database
 from storage.exceptions import StorageError
-from storage.records import ArticleRecord, SeenEntry
+from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SeenEntry
 from storage.sightings import record_rejected
 
 log = logging.getLogger("newswatch.store")
+
+# A publication date further ahead than this is a wrong clock or a wrong guess.
+_FUTURE_SLACK = timedelta(days=1)
 
 
 class NormalisePipeline:
@@ -42,8 +44,8 @@ class NormalisePipeline:
         item.text = clean_text(item.text)
         if item.language:
             item.language = item.language.lower()
-        if item.published_at and item.published_at > datetime.now(UTC) + FUTURE_SLACK:
-            item.published_at = item.published_from = None
+        if item.published_at and item.published_at > datetime.now(UTC) + _FUTURE_SLACK:
+            item.published_at = None
         return item
 
 
@@ -113,8 +115,10 @@ class StorePipeline:
         feeds: Mapping[str, options.FeedOptions],
         stats: StatsCollector,
         signals: SignalManager,
+        dedupe: DedupeSettings = DEFAULT_DEDUPE,
     ) -> None:
         self.database = database
+        self.dedupe = dedupe
         self.signals = signals
         self.batch_size = batch_size
         self.topics_configured = topics_configured
@@ -135,6 +139,7 @@ class StorePipeline:
             crawler.settings.get(options.FEEDS) or {},
             crawler.stats,
             crawler.signals,
+            crawler.settings.get(options.DEDUPE) or DEFAULT_DEDUPE,
         )
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
@@ -176,7 +181,9 @@ class StorePipeline:
         """Write one batch in one transaction per kind; report a failure, never raise."""
         now = datetime.now(UTC)
         try:
-            stats = await asyncio.to_thread(store_articles, self.database, articles, now)
+            stats = await asyncio.to_thread(
+                store_articles, self.database, articles, now, self.dedupe
+            )
             if rejected:
                 await asyncio.to_thread(record_rejected, self.database, rejected, now)
         except (StorageError, SQLAlchemyError) as exc:
@@ -189,6 +196,8 @@ class StorePipeline:
         self.stats.inc_value("newswatch/articles_new", stats.new)
         self.stats.inc_value("newswatch/articles_duplicate", stats.duplicates)
         self.stats.inc_value("newswatch/articles_known", stats.known)
+        self.stats.inc_value("newswatch/articles_near_duplicate", stats.near_duplicates)
+        self.stats.inc_value("newswatch/articles_updated", stats.updated)
 
 
 def _language_in(language: str, allowed: Sequence[str]) -> bool:

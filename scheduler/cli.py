@@ -16,8 +16,8 @@ import click
 from crawler.exceptions import CrawlerError
 from scheduler.commands import (
     config_cmd,
-    crawl_cmd,
     db_cmd,
+    dedupe_cmd,
     export_cmd,
     feeds_cmd,
     poll_cmd,
@@ -84,12 +84,12 @@ def configure_logging(verbosity: int) -> None:
 
 app.add_command(run_cmd.run)
 app.add_command(poll_cmd.poll)
-app.add_command(crawl_cmd.crawl)
 app.add_command(export_cmd.export)
 app.add_command(sources_cmd.sources)
 app.add_command(feeds_cmd.feeds)
 app.add_command(topics_cmd.topics)
 app.add_command(db_cmd.db)
+app.add_command(dedupe_cmd.dedupe)
 app.add_command(config_cmd.config)
 
 

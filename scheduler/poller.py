@@ -17,7 +17,6 @@ from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
 from scheduler.config import Config
-from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
 from storage.db import Database
 from storage.records import CheckResult, SourceSpec, SourceState, TopicSpec
 from storage.sources import due_sources, sync_sources
@@ -39,6 +38,8 @@ class PollSummary:
     new: int
     duplicates: int
     off_topic: int
+    near_duplicates: int = 0
+    updated: int = 0
 
     @classmethod
     def from_stats(cls, feeds: int, stats: dict[str, Any]) -> PollSummary:
@@ -55,6 +56,8 @@ class PollSummary:
             new=get("articles_new"),
             duplicates=get("articles_duplicate"),
             off_topic=get("entries_off_topic"),
+            near_duplicates=get("articles_near_duplicate"),
+            updated=get("articles_updated"),
         )
 
 
@@ -86,34 +89,14 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.WORKER_POOL: pool,
             options.TOPICS: topic_rules(config),
             options.MAX_INTERVAL: config.polling.max_interval_s,
+            options.DEDUPE: config.dedupe,
             options.FEEDS: {
-                **{
-                    feed.name: options.FeedOptions(
-                        topics=feed.topics,
-                        full_text=feed.full_text,
-                        keep_unmatched=feed.keep_unmatched,
-                    )
-                    for feed in config.feeds
-                },
-                # The pipelines read a source's topics and keep_unmatched from here too.
-                **{
-                    site.name: options.FeedOptions(
-                        topics=site.topics, keep_unmatched=site.keep_unmatched
-                    )
-                    for site in config.sites
-                },
-            },
-            options.SITES: {
-                site.name: options.SiteOptions(
-                    sitemaps=site.sitemaps,
-                    start_urls=site.start_urls,
-                    allow=site.allow,
-                    deny=site.deny,
-                    max_depth=site.max_depth,
-                    max_pages=site.max_pages,
-                    max_age_s=site.max_age_s,
+                feed.name: options.FeedOptions(
+                    topics=feed.topics,
+                    full_text=feed.full_text,
+                    keep_unmatched=feed.keep_unmatched,
                 )
-                for site in config.sites
+                for feed in config.feeds
             },
         },
         priority="cmdline",
@@ -135,10 +118,6 @@ def sync_config(config: Config, database: Database) -> None:
     specs = [
         SourceSpec(f.name, "feed", f.url, enabled=f.enabled, interval_s=f.interval_s)
         for f in config.feeds
-    ]
-    specs += [
-        SourceSpec(s.name, "site", s.url, enabled=s.enabled, interval_s=s.interval_s)
-        for s in config.sites
     ]
     sync_sources(database, specs, config.polling.default_interval_s, now)
     sync_topics(database, [TopicSpec(t.name, t.query) for t in config.topics], now)
@@ -173,13 +152,16 @@ class Poller:
         stats = crawler.stats.get_stats() if crawler.stats else {}
         summary = PollSummary.from_stats(len(sources), stats)
         log.info(
-            "poll done feeds=%d fetched=%d not_modified=%d failed=%d new=%d duplicates=%d",
+            "poll done feeds=%d fetched=%d not_modified=%d failed=%d new=%d duplicates=%d"
+            " near_duplicates=%d updated=%d",
             summary.feeds,
             summary.fetched,
             summary.not_modified,
             summary.failed,
             summary.new,
             summary.duplicates,
+            summary.near_duplicates,
+            summary.updated,
         )
         return summary
 
@@ -189,17 +171,6 @@ class Poller:
         # A stop may have begun while the due feeds were read: start no crawl then.
         if sources and not self._stopping:
             await self.poll(sources)
-
-    async def crawl_sites(
-        self, names: Sequence[str], progress: SiteProgress | None = None
-    ) -> SiteSummary:
-        """Run the named sites' spiders once now and return what they did."""
-        return await crawl_sites(self.config, self.database, self.runner, names, progress)
-
-    async def site_job(self, name: str) -> None:
-        """Crawl one site; the scheduler's cron or interval job for that site calls this."""
-        if not self._stopping:
-            await self.crawl_sites([name])
 
     async def stop(self) -> None:
         """Stop running crawls, letting their pipelines write what they have."""

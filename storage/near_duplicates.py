@@ -215,27 +215,51 @@ def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
     return found
 
 
+@dataclass(slots=True)
+class _Candidate:
+    """A stored article as a candidate: its signature now, its shingles when needed."""
+
+    signature: tuple[int, ...]
+    text: str
+    shingles: frozenset[str] | None = None
+
+
 class _Texts:
-    """Candidates' signatures and shingles, read once per call."""
+    """Candidates' signatures and shingles, read once per call.
+
+    The stored signature screens a candidate; its text is only shingled when the
+    signature says it may be close.
+    """
 
     def __init__(self, session: Session, settings: DedupeSettings) -> None:
         self.session = session
         self.settings = settings
-        self.known: dict[int, Fingerprint | None] = {}
+        self.known: dict[int, _Candidate | None] = {}
 
     def remember(self, article_id: int, fp: Fingerprint) -> None:
-        self.known[article_id] = fp
+        self.known[article_id] = _Candidate(fp.signature, "", fp.shingles)
 
     def prefetch(self, ids: Sequence[int]) -> None:
         missing = sorted(set(ids) - set(self.known))
         if not missing:
             return
-        stmt = select(Article.id, Article.summary, Article.text).where(Article.id.in_(missing))
-        for row in self.session.execute(stmt):
-            self.known[row.id] = fingerprint(body(row.summary, row.text), self.settings)
+        columns = (Article.id, Article.signature, Article.summary, Article.text)
+        for row in self.session.execute(select(*columns).where(Article.id.in_(missing))):
+            text = body(row.summary, row.text)
+            if row.signature is not None and len(row.signature) == minhash.PERMUTATIONS * 4:
+                self.known[row.id] = _Candidate(minhash.unpack(row.signature), text)
+            else:  # stored before signatures were, or with other parameters
+                fp = fingerprint(text, self.settings)
+                self.known[row.id] = _Candidate(fp.signature, text, fp.shingles) if fp else None
 
-    def get(self, article_id: int) -> Fingerprint | None:
+    def get(self, article_id: int) -> _Candidate | None:
         return self.known.get(article_id)
+
+    @staticmethod
+    def shingles(candidate: _Candidate) -> frozenset[str]:
+        if candidate.shingles is None:
+            candidate.shingles = minhash.shingles(candidate.text)
+        return candidate.shingles
 
 
 def _best(
@@ -249,7 +273,7 @@ def _best(
             continue
         if minhash.estimate(fp.signature, other.signature) < settings.threshold - SCREEN_MARGIN:
             continue
-        score = minhash.jaccard(fp.shingles, other.shingles)
+        score = minhash.jaccard(fp.shingles, texts.shingles(other))
         if score >= settings.threshold and score > best_score:
             best, best_score = candidate, score
     return best

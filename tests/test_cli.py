@@ -8,6 +8,7 @@ tests/test_poll.py, because it runs the Twisted reactor, which cannot restart in
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -514,6 +515,46 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
     for row in rows:
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+def test_export_duplicates_updates_and_dedupe_rebuild(stored: Stored) -> None:
+    ids = {s.name: s.id for s in due_sources(stored.database, DAY_3, ("feed",), ["world", "wire"])}
+    wire = (DATA / "dedupe" / "wire_story.txt").read_text(encoding="utf-8")
+    copies = [
+        dataclasses.replace(
+            record(ids[source], key, title), text=text, content_hash=content_hash(title, text)
+        )
+        for source, key, title, text in [
+            ("world", "n1", "North Korea sends troops", wire),
+            ("wire", "n2", "Seoul: 1,500 troops sent", wire + "\nShare this article."),
+        ]
+    ]
+    assert store_articles(stored.database, copies, DAY_3).near_duplicates == 1
+    since = ("--since", "2024-10-16")
+    rows = jsonl(export(stored, *since).stdout)
+    assert [(r["title"], r["sources"]) for r in rows] == [
+        ("Cup final", ["wire"]),
+        ("Fresh news", ["world"]),
+        ("North Korea sends troops", ["wire", "world"]),
+    ]
+    rows = jsonl(export(stored, *since, "--include-duplicates").stdout)
+    first = rows[2]["id"]
+    assert [(r["title"], r["duplicate_of"]) for r in rows[2:]] == [
+        ("North Korea sends troops", None),
+        ("Seoul: 1,500 troops sent", first),
+    ]
+    # A revised article from before --since shows only with --include-updates.
+    revised = record(ids["world"], "a1", "North Korea and Russia", "Corrected: Russia, not Iran.")
+    assert store_articles(stored.database, [revised], datetime.now(UTC)).updated == 1
+    assert "North Korea and Russia" not in titles(export(stored, "--since", "1h").stdout)
+    updates = titles(export(stored, "--since", "1h", "--include-updates").stdout)
+    assert updates == ["North Korea and Russia", "Fresh news"]
+    # A stricter threshold, then `dedupe rebuild`: the copy is its own story again.
+    with stored.config.open("a", encoding="utf-8") as config:
+        config.write("\n[dedupe]\nthreshold = 1.0\n")
+    result = invoke("--config", str(stored.config), "dedupe", "rebuild")
+    assert (result.exit_code, result.stdout) == (0, "articles: 6  near-duplicates: 0\n")
+    assert len(titles(export(stored, *since).stdout)) == 4
 
 
 def test_export_of_an_empty_database_is_empty(tmp_path: Path) -> None:

@@ -211,6 +211,7 @@ def test_three_mistakes_are_all_reported_with_keys_and_lines() -> None:
     [
         ("colour = 'red'", "colour", "unknown key", 1),
         ("[daemon]\nconcurency = 4", "daemon.concurency", 'did you mean "concurrency"', 2),
+        ("[[sites]]\nname = 'x'", "sites", "not supported yet", 1),
         ("[[exports]]\nname = 'daily'", "exports", "not supported yet", 1),
         ("[network]\nallow_private = false", "network.allow_private", "not supported yet", 2),
         ("[daemon]\nconcurrency = '16'", "daemon.concurrency", "expected an integer", 2),
@@ -340,6 +341,23 @@ def test_parse_duration_rejects_other_forms_with_a_hint(text: object) -> None:
 @given(st.integers(min_value=1, max_value=10**9))
 def test_format_duration_round_trips(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_dedupe_thresholds_are_read_and_checked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[dedupe]\nthreshold = 0.7\nmin_shingles = 25\n"), {})
+    assert (config.dedupe.threshold, config.dedupe.min_shingles) == (0.7, 25)
+    assert load_config(write(tmp_path, "[dedupe]\nthreshold = 1\n"), {}).dedupe.threshold == 1.0
+    defaults = load_config(write(tmp_path, MINIMAL), {}).dedupe
+    assert (defaults.threshold, defaults.min_shingles) == (0.5, 40)
+    text = "[dedupe]\nthreshold = 1.5\nmin_shingles = 0\n\n[dedupe.x]\n"
+    assert [(p.key, p.message) for p in problems_of(tmp_path, text)] == [
+        ("dedupe.threshold", "1.5 is not a similarity: use a number above 0 and at most 1"),
+        ("dedupe.min_shingles", "must be greater than 0, not 0"),
+        ("dedupe.x", "unknown key (known: threshold, min_shingles)"),
+    ]
+    assert [p.message for p in problems_of(tmp_path, '[dedupe]\nthreshold = "high"\n')] == [
+        "expected a number, got a string"
+    ]
 
 
 def test_a_feed_interval_must_respect_the_polling_bounds(tmp_path: Path) -> None:

@@ -38,6 +38,8 @@ SUMMARY_KEYS = (
     "new articles",
     "duplicates",
     "off-topic",
+    "near-duplicates",
+    "updated",
 )
 
 MAGAZINE, BLOG, FOOTBALL = (
@@ -242,6 +244,8 @@ def test_first_poll_stores_the_on_topic_entries_and_says_so(polls: Polls) -> Non
         "new articles": 4,  # blog, magazine, gone, ru
         "duplicates": 1,  # the magazine's story again, from wire
         "off-topic": 1,  # football
+        "near-duplicates": 0,
+        "updated": 0,
     }
     assert polls.articles_after[0] == 4
     assert "Traceback" not in first.stderr
@@ -332,6 +336,8 @@ def test_second_poll_gets_304s_and_stores_nothing(polls: Polls) -> None:
         "new articles": 0,
         "duplicates": 0,
         "off-topic": 0,
+        "near-duplicates": 0,
+        "updated": 0,
     }
     assert polls.articles_after[1] == polls.articles_after[0]
 
@@ -367,6 +373,8 @@ def test_known_entries_are_not_fetched_again(polls: Polls) -> None:
         "new articles": 1,
         "duplicates": 0,
         "off-topic": 0,
+        "near-duplicates": 0,
+        "updated": 0,
     }
     assert polls.articles_after[2] == polls.articles_after[1] + 1
     new = article(polls.database, polls.server.url("/articles/new.html"))

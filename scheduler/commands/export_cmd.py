@@ -23,6 +23,16 @@ WHEN_HELP = 'An ISO date or time (UTC unless it says), "today", "yesterday", or 
 @click.option("--until", help=f"First seen before this. {WHEN_HELP}")
 @click.option("--topic", help="Only articles matching this topic.")
 @click.option(
+    "--include-duplicates",
+    is_flag=True,
+    help="Also write near duplicates, each with duplicate_of naming the story's first article.",
+)
+@click.option(
+    "--include-updates",
+    is_flag=True,
+    help="Also write articles revised between --since and --until, whenever first seen.",
+)
+@click.option(
     "--format",
     "-f",
     "format_",
@@ -44,6 +54,8 @@ def export(
     since: str | None,
     until: str | None,
     topic: str | None,
+    include_duplicates: bool,
+    include_updates: bool,
     format_: str,
     output: str,
 ) -> None:
@@ -64,7 +76,14 @@ def export(
                 path = Path(output)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 out = stack.enter_context(path.open("w", encoding="utf-8", newline=""))
-            rows = export_rows(database, since=start, until=end, topic=topic)
+            rows = export_rows(
+                database,
+                since=start,
+                until=end,
+                topic=topic,
+                include_duplicates=include_duplicates,
+                include_updates=include_updates,
+            )
             writer = write_jsonl if format_ == "jsonl" else write_csv
             count = writer(rows, out)
     finally:

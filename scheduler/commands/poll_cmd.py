@@ -47,7 +47,8 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
         f"feeds: {summary.feeds}  fetched: {summary.fetched}  "
         f"not modified: {summary.not_modified}  failed: {summary.failed}  "
         f"new articles: {summary.new}  duplicates: {summary.duplicates}  "
-        f"off-topic: {summary.off_topic}"
+        f"off-topic: {summary.off_topic}  near-duplicates: {summary.near_duplicates}  "
+        f"updated: {summary.updated}"
     )
     if summary.feeds and summary.failed == summary.feeds:
         ctx.exit(1)
