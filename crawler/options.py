@@ -14,7 +14,8 @@ from crawler.topics import Query
 DATABASE = "NEWSWATCH_DATABASE"  # a storage.db.Database, shared by the process
 DATABASE_URL = "NEWSWATCH_DATABASE_URL"  # used when no Database object is given
 TOPICS = "NEWSWATCH_TOPICS"  # tuple[TopicRule, ...]
-FEEDS = "NEWSWATCH_FEEDS"  # dict[str, FeedOptions], by source name
+FEEDS = "NEWSWATCH_FEEDS"  # dict[str, FeedOptions], by source name (feeds and sites)
+SITES = "NEWSWATCH_SITES"  # dict[str, SiteOptions], by site name
 WORKER_POOL = "NEWSWATCH_WORKER_POOL"  # a crawler.workers.WorkerPool
 STORE_BATCH = "NEWSWATCH_STORE_BATCH"  # articles per write transaction
 DEDUPE = "NEWSWATCH_DEDUPE"  # a storage.records.DedupeSettings: near-duplicate thresholds
@@ -41,3 +42,19 @@ class FeedOptions:
 
 
 DEFAULT_FEED_OPTIONS = FeedOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class SiteOptions:
+    """What the generic site spider crawls, from a `[[sites]]` entry."""
+
+    sitemaps: tuple[str, ...] = ()
+    start_urls: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()  # regular expressions an article URL matches
+    deny: tuple[str, ...] = ()  # regular expressions of URLs never requested
+    max_depth: int = 1  # listing pages deep, from the start URLs
+    max_pages: int = 200  # requests per run, listing and article pages together
+    max_age_s: int | None = None  # skip articles published longer ago than this
+
+
+DEFAULT_SITE_OPTIONS = SiteOptions()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler import options, resources
 from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
+from crawler.page_meta import FUTURE_SLACK
 from crawler.signals import store_failed
 from crawler.text import clean_text
 from crawler.topics import prepare_text
@@ -28,9 +29,6 @@ from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SeenE
 from storage.sightings import record_rejected
 
 log = logging.getLogger("newswatch.store")
-
-# A publication date further ahead than this is a wrong clock or a wrong guess.
-_FUTURE_SLACK = timedelta(days=1)
 
 
 class NormalisePipeline:
@@ -44,8 +42,8 @@ class NormalisePipeline:
         item.text = clean_text(item.text)
         if item.language:
             item.language = item.language.lower()
-        if item.published_at and item.published_at > datetime.now(UTC) + _FUTURE_SLACK:
-            item.published_at = None
+        if item.published_at and item.published_at > datetime.now(UTC) + FUTURE_SLACK:
+            item.published_at = item.published_from = None
         return item
 
 

@@ -16,6 +16,7 @@ import click
 from crawler.exceptions import CrawlerError
 from scheduler.commands import (
     config_cmd,
+    crawl_cmd,
     db_cmd,
     dedupe_cmd,
     export_cmd,
@@ -84,6 +85,7 @@ def configure_logging(verbosity: int) -> None:
 
 app.add_command(run_cmd.run)
 app.add_command(poll_cmd.poll)
+app.add_command(crawl_cmd.crawl)
 app.add_command(export_cmd.export)
 app.add_command(sources_cmd.sources)
 app.add_command(feeds_cmd.feeds)

@@ -18,10 +18,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
+from scrapy.settings import Settings
+from scrapy.spiderloader import SpiderLoader
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from crawler.exceptions import QuerySyntaxError
+from crawler.site_spider import NewsSpider
 from crawler.topics import parse_query
 from scheduler.config_model import (
     DEFAULT_CONFIG_FILE,
@@ -34,6 +38,7 @@ from scheduler.config_model import (
     NetworkConfig,
     PollingConfig,
     Problem,
+    SiteConfig,
     StorageConfig,
     TopicConfig,
 )
@@ -49,6 +54,7 @@ __all__ = [
     "NetworkConfig",
     "PollingConfig",
     "Problem",
+    "SiteConfig",
     "StorageConfig",
     "TopicConfig",
     "check_config",
@@ -64,7 +70,6 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")  # BCP 47, as trafilatura
 # than ignored: a user who writes `allow_private = false` must not think it protects them.
 _UNSUPPORTED: dict[KeyPath, dict[str, str]] = {
     (): {
-        "sites": "not supported yet in this version (only [[feeds]] are)",
         "exports": "not supported yet in this version (use `newswatch export`)",
     },
     ("network",): {
@@ -148,10 +153,11 @@ class _ConfigReader(TomlReader):
     # --- sections ----------------------------------------------------------------------
 
     def config(self, data: Mapping[str, object], path: Path, env: Mapping[str, str]) -> Config:
-        self.keys(
-            data, (), ("storage", "daemon", "network", "polling", "dedupe", "topics", "feeds")
-        )
+        sections = ("storage", "daemon", "network", "polling", "dedupe", "topics", "feeds", "sites")
+        self.keys(data, (), sections)
         polling = self.polling(data)
+        topic_names = _declared_names(data, "topics")
+        source_names = _declared_names(data, "feeds") | _declared_names(data, "sites")
         return Config(
             path=path,
             storage=self.storage(data, path.parent, env),
@@ -159,8 +165,9 @@ class _ConfigReader(TomlReader):
             network=self.network(data),
             polling=polling,
             dedupe=self.dedupe(data),
-            topics=self.topics(data, _declared_names(data, "feeds")),
-            feeds=self.feeds(data, _declared_names(data, "topics"), polling),
+            topics=self.topics(data, source_names),
+            feeds=self.feeds(data, topic_names, polling),
+            sites=self.sites(data, topic_names, _declared_names(data, "feeds")),
         )
 
     def storage(
@@ -266,7 +273,7 @@ class _ConfigReader(TomlReader):
             min_shingles=self.positive(table, where, DEFAULT_DEDUPE.min_shingles),
         )
 
-    def topics(self, data: Mapping[str, object], feed_names: set[str]) -> tuple[TopicConfig, ...]:
+    def topics(self, data: Mapping[str, object], source_names: set[str]) -> tuple[TopicConfig, ...]:
         topics: list[TopicConfig] = []
         seen: dict[str, int] = {}
         for index, table in self.tables(data, "topics"):
@@ -289,10 +296,11 @@ class _ConfigReader(TomlReader):
                     self.problem((*where, "languages", number), message)
             sources = self.strings(table, (*where, "sources"))
             for number, source in enumerate(sources):
-                if source not in feed_names:
-                    known = ", ".join(sorted(feed_names)) or "none defined"
+                if source not in source_names:
+                    known = ", ".join(sorted(source_names)) or "none defined"
                     self.problem(
-                        (*where, "sources", number), f'unknown feed "{source}" (known: {known})'
+                        (*where, "sources", number),
+                        f'unknown feed or site "{source}" (known: {known})',
                     )
             if query is not None and parsed is not None:
                 languages = tuple(language.lower() for language in languages)
@@ -344,6 +352,122 @@ class _ConfigReader(TomlReader):
             )
             feeds.append(feed)
         return tuple(feeds)
+
+    def sites(
+        self, data: Mapping[str, object], topic_names: set[str], feed_names: set[str]
+    ) -> tuple[SiteConfig, ...]:
+        sites: list[SiteConfig] = []
+        seen: dict[str, int] = {}
+        for index, table in self.tables(data, "sites"):
+            where = ("sites", index)
+            self.keys(table, where, _SITE_KEYS)
+            name = self.name(table, where, seen)
+            if name in feed_names:
+                self.problem((*where, "name"), f'"{name}" is already the name of a feed')
+            sitemaps = self.urls(table, (*where, "sitemap"))
+            start_urls = self.urls(table, (*where, "start_urls"))
+            spider = self.value(table, (*where, "spider"), str, "").strip() or None
+            if spider is not None and spider not in (spiders := _site_spider_names()):
+                known = ", ".join(sorted(spiders)) or "none"
+                message = f'no spider named "{spider}" in crawler/spiders/ (known: {known})'
+                self.problem((*where, "spider"), message)
+            if spider is None and not sitemaps and not start_urls:
+                message = "give a sitemap, start_urls, or a custom spider"
+                self.problem(where, f"nothing to crawl: {message}")
+            allow = self.patterns(table, (*where, "allow"))
+            deny = self.patterns(table, (*where, "deny"))
+            for number, topic in enumerate(self.strings(table, (*where, "topics"))):
+                if topic not in topic_names:
+                    known = ", ".join(sorted(topic_names)) or "none defined"
+                    self.problem(
+                        (*where, "topics", number), f'unknown topic "{topic}" (known: {known})'
+                    )
+            schedule = self.value(table, (*where, "schedule"), str, "").strip() or None
+            if schedule is not None:
+                schedule = self.crontab(schedule, (*where, "schedule"))
+            interval = None
+            if "interval" in table:
+                interval = self.duration(table["interval"], (*where, "interval"), None)
+                if schedule is not None:
+                    self.problem((*where, "interval"), "give a schedule or an interval, not both")
+            max_age = None
+            if "max_age" in table:
+                max_age = self.duration(table["max_age"], (*where, "max_age"), None)
+            defaults = SiteConfig(name)
+            site = SiteConfig(
+                name=name,
+                sitemaps=sitemaps,
+                start_urls=start_urls,
+                allow=allow,
+                deny=deny,
+                max_depth=self.positive(table, (*where, "max_depth"), defaults.max_depth),
+                max_pages=self.positive(table, (*where, "max_pages"), defaults.max_pages),
+                max_age_s=max_age,
+                schedule=schedule,
+                interval_s=interval,
+                spider=spider,
+                topics=self.strings(table, (*where, "topics")),
+                keep_unmatched=self.value(table, (*where, "keep_unmatched"), bool, False),
+                enabled=self.value(table, (*where, "enabled"), bool, True),
+            )
+            sites.append(site)
+        return tuple(sites)
+
+    def urls(self, table: Mapping[str, object], where: KeyPath) -> tuple[str, ...]:
+        """Return a URL or a list of URLs, each checked to be http(s)."""
+        raw = table.get(str(where[-1]))
+        if isinstance(raw, str):
+            raw = [raw]
+            table = {str(where[-1]): raw}
+        urls = self.strings(table, where) if raw is not None else ()
+        for number, url in enumerate(urls):
+            if not _is_http_url(url):
+                self.problem((*where, number), f'"{url}" is not an http(s) URL')
+        return urls
+
+    def patterns(self, table: Mapping[str, object], where: KeyPath) -> tuple[str, ...]:
+        """Return a list of regular expressions, each checked to compile."""
+        patterns = self.strings(table, where)
+        for number, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                self.problem((*where, number), f'"{pattern}" is not a regular expression: {error}')
+        return patterns
+
+    def crontab(self, line: str, where: KeyPath) -> str | None:
+        """Return a crontab line APScheduler accepts (minute hour day month weekday)."""
+        try:
+            CronTrigger.from_crontab(line, timezone="UTC")
+        except ValueError as error:
+            hint = 'five fields: minute hour day month weekday, e.g. "0 */2 * * *"'
+            self.problem(where, f'"{line}" is not a cron schedule ({error}; {hint})')
+            return None
+        return line
+
+
+def _site_spider_names() -> set[str]:
+    """Return the names of the spiders in crawler/spiders/ a site may name."""
+    loader = SpiderLoader(Settings({"SPIDER_MODULES": ["crawler.spiders"]}))
+    return {name for name in loader.list() if issubclass(loader.load(name), NewsSpider)}
+
+
+_SITE_KEYS = (
+    "name",
+    "sitemap",
+    "start_urls",
+    "allow",
+    "deny",
+    "max_depth",
+    "max_pages",
+    "max_age",
+    "schedule",
+    "interval",
+    "spider",
+    "topics",
+    "keep_unmatched",
+    "enabled",
+)
 
 
 def _is_http_url(url: str) -> bool:

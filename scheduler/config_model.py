@@ -96,6 +96,31 @@ class FeedConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """A news site watched by a spider: the generic one, or a custom one by name."""
+
+    name: str
+    sitemaps: tuple[str, ...] = ()  # sitemaps, sitemap indexes, .xml.gz, news sitemaps
+    start_urls: tuple[str, ...] = ()  # listing pages
+    allow: tuple[str, ...] = ()  # regular expressions: article URLs
+    deny: tuple[str, ...] = ()  # regular expressions: URLs never fetched
+    max_depth: int = 1  # listing pages followed from a start URL (1: the start URLs only)
+    max_pages: int = 200  # page requests per run, listings and articles together
+    max_age_s: int | None = None  # skip articles older than this; None: any age
+    schedule: str | None = None  # a crontab line, in daemon.timezone
+    interval_s: int | None = None  # else a fixed interval
+    spider: str | None = None  # a spider in crawler/spiders/; None: the generic one
+    topics: tuple[str, ...] = ()
+    keep_unmatched: bool = False
+    enabled: bool = True
+
+    @property
+    def url(self) -> str:
+        """Return the address that identifies the site in the sources table."""
+        return (self.sitemaps or self.start_urls or (f"spider:{self.spider}",))[0]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; `path` is the absolute path of the file it came from."""
 
@@ -107,6 +132,7 @@ class Config:
     dedupe: DedupeSettings = DEFAULT_DEDUPE
     topics: tuple[TopicConfig, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
+    sites: tuple[SiteConfig, ...] = ()
 
     def topics_for(self, feed: FeedConfig) -> tuple[TopicConfig, ...]:
         """Return the topics matched against `feed`'s articles."""

@@ -17,6 +17,7 @@ from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
 from scheduler.config import Config
+from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
 from storage.db import Database
 from storage.records import CheckResult, SourceSpec, SourceState, TopicSpec
 from storage.sources import due_sources, sync_sources
@@ -91,12 +92,33 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.MAX_INTERVAL: config.polling.max_interval_s,
             options.DEDUPE: config.dedupe,
             options.FEEDS: {
-                feed.name: options.FeedOptions(
-                    topics=feed.topics,
-                    full_text=feed.full_text,
-                    keep_unmatched=feed.keep_unmatched,
+                **{
+                    feed.name: options.FeedOptions(
+                        topics=feed.topics,
+                        full_text=feed.full_text,
+                        keep_unmatched=feed.keep_unmatched,
+                    )
+                    for feed in config.feeds
+                },
+                # The pipelines read a source's topics and keep_unmatched from here too.
+                **{
+                    site.name: options.FeedOptions(
+                        topics=site.topics, keep_unmatched=site.keep_unmatched
+                    )
+                    for site in config.sites
+                },
+            },
+            options.SITES: {
+                site.name: options.SiteOptions(
+                    sitemaps=site.sitemaps,
+                    start_urls=site.start_urls,
+                    allow=site.allow,
+                    deny=site.deny,
+                    max_depth=site.max_depth,
+                    max_pages=site.max_pages,
+                    max_age_s=site.max_age_s,
                 )
-                for feed in config.feeds
+                for site in config.sites
             },
         },
         priority="cmdline",
@@ -118,6 +140,10 @@ def sync_config(config: Config, database: Database) -> None:
     specs = [
         SourceSpec(f.name, "feed", f.url, enabled=f.enabled, interval_s=f.interval_s)
         for f in config.feeds
+    ]
+    specs += [
+        SourceSpec(s.name, "site", s.url, enabled=s.enabled, interval_s=s.interval_s)
+        for s in config.sites
     ]
     sync_sources(database, specs, config.polling.default_interval_s, now)
     sync_topics(database, [TopicSpec(t.name, t.query) for t in config.topics], now)
@@ -171,6 +197,17 @@ class Poller:
         # A stop may have begun while the due feeds were read: start no crawl then.
         if sources and not self._stopping:
             await self.poll(sources)
+
+    async def crawl_sites(
+        self, names: Sequence[str], progress: SiteProgress | None = None
+    ) -> SiteSummary:
+        """Run the named sites' spiders once now and return what they did."""
+        return await crawl_sites(self.config, self.database, self.runner, names, progress)
+
+    async def site_job(self, name: str) -> None:
+        """Crawl one site; the scheduler's cron or interval job for that site calls this."""
+        if not self._stopping:
+            await self.crawl_sites([name])
 
     async def stop(self) -> None:
         """Stop running crawls, letting their pipelines write what they have."""
