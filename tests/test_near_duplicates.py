@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.fingerprints import content_hash
+from crawler.urls import canonical_url
 from storage.articles import store_articles
 from storage.db import Database
 from storage.export_rows import export_rows
@@ -102,6 +104,19 @@ def test_near_duplicate_is_linked_to_the_first_article(
         (1, None, ("a", "b")),
         (2, 1, ("b",)),
     ]
+
+
+def test_a_tracking_url_is_the_same_article(database: Database, sources: dict[str, int]) -> None:
+    link = "https://a.test/world/story"
+    tracked = f"{link}?utm_source=rss&utm_medium=feed&fbclid=IwAR0x"
+    store_articles(database, [record(sources["a"], "1", canonical_url(link), WIRE)], NOW)
+    again = dataclasses.replace(
+        record(sources["b"], "2", canonical_url(tracked), WIRE),
+        url=tracked,
+    )
+    assert store_articles(database, [again], NOW) == StoreStats(duplicates=1)
+    (row,) = export_rows(database)
+    assert (row.url, row.sources) == (link, ("a", "b"))
 
 
 def test_two_stories_on_the_same_event_are_not_duplicates(
