@@ -184,6 +184,10 @@ def _revise(session: Session, revisions: Sequence[_Revision], now: datetime) -> 
             published_at=func.coalesce(
                 bindparam("b_published_at", type_=UTCDateTime()), Article.published_at
             ),
+            published_from=func.coalesce(
+                bindparam("b_published_from", type_=String()), Article.published_from
+            ),
+            text_from=bindparam("b_text_from"),
             content_hash=bindparam("b_hash"),
             revision=Article.revision + 1,
             updated_at=bindparam("b_now"),
@@ -200,6 +204,8 @@ def _revise(session: Session, revisions: Sequence[_Revision], now: datetime) -> 
                 "b_authors": list(r.record.authors),
                 "b_language": r.record.language,
                 "b_published_at": r.record.published_at,
+                "b_published_from": r.record.published_from,
+                "b_text_from": r.record.text_from,
                 "b_hash": r.record.content_hash,
                 "b_now": now,
             }
@@ -359,6 +365,8 @@ def _insert_articles(
             "authors": list(r.authors),
             "language": r.language,
             "published_at": r.published_at,
+            "published_from": r.published_from,
+            "text_from": r.text_from,
             "first_seen_at": now,
             "updated_at": now,
             "revision": 1,

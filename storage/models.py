@@ -116,6 +116,10 @@ class Article(Base):
     authors: Mapped[list[str]] = mapped_column(JSONList, default=list)
     language: Mapped[str | None] = mapped_column(String(16))
     published_at: Mapped[datetime | None]
+    # Where published_at came from: feed, json-ld, meta, url or page.
+    published_from: Mapped[str | None] = mapped_column(String(16))
+    # Where text came from: page (extracted) or feed (the feed's own content).
+    text_from: Mapped[str | None] = mapped_column(String(8))
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -73,6 +73,8 @@ class ArticleRecord:
     language: str | None = None
     guid: str | None = None
     published_at: datetime | None = None
+    published_from: str | None = None  # feed, json-ld, meta, url or page
+    text_from: str | None = None  # page or feed
     # topic name -> the query terms that matched
     matches: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

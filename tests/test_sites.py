@@ -209,6 +209,8 @@ def test_text_is_clean_and_metadata_right(runs: Runs) -> None:
         assert row["title"] == article.title, path
         published = datetime.fromisoformat(row["published_at"]).replace(tzinfo=UTC)
         assert published == article.published, path
+        assert row["published_from"] == "json-ld", path
+        assert row["text_from"] == "page", path
         assert row["language"] == article.language, path
         assert row["canonical_url"] == runs.site.server.base_url + path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from crawler.extraction import ExtractedPage
@@ -58,3 +59,19 @@ def test_no_page_keeps_the_feed_content() -> None:
     item = _item(SOURCE, entry(), None, None)
     assert item.text == FEED_TEXT and item.text_from == "feed"
     assert item.title == "Troops near Kursk"
+
+
+def test_the_date_is_kept_with_where_it_came_from() -> None:
+    item = _item(SOURCE, entry(), "en", page(FEED_TEXT * 3))
+    assert (item.published_at, item.published_from) == (datetime(2024, 10, 14, tzinfo=UTC), "feed")
+    dated_page = dataclasses.replace(
+        page(FEED_TEXT * 3),
+        published_at=datetime(2024, 10, 13, 9, tzinfo=UTC),
+        published_from="json-ld",
+    )
+    undated = dataclasses.replace(entry(), published_at=None)
+    item = _item(SOURCE, undated, "en", dated_page)
+    assert (item.published_at, item.published_from) == (
+        datetime(2024, 10, 13, 9, tzinfo=UTC),
+        "json-ld",
+    )
