@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from scheduler.cli import app
 from scheduler.config import SiteConfig, check_config, load_config
 
 SITE = """\
@@ -107,3 +109,14 @@ def test_a_site_may_not_share_a_feed_name(tmp_path: Path) -> None:
     problems = check_config(write(tmp_path, text), env={})
     assert [p.key for p in problems] == ["sites[0].name"]
     assert "already the name of a feed" in problems[0].message
+
+
+def test_crawl_names_an_unknown_or_disabled_site_and_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, SITE)
+    runner = CliRunner()
+    result = runner.invoke(app, ["--config", str(path), "crawl", "nope"], prog_name="newswatch")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"newswatch: no site named nope in {path}"
+    result = runner.invoke(app, ["--config", str(path), "crawl", "api"], prog_name="newswatch")
+    assert result.exit_code == 2
+    assert "site api is disabled" in result.stderr
