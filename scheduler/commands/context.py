@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeVar
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from crawler.workers import WorkerPool
+from scheduler import loop
 from scheduler.config import Config, load_config
+from scheduler.poller import Poller, sync_config
 from storage.db import Database
+
+T = TypeVar("T")
 
 
 class UserError(click.ClickException):
@@ -54,3 +62,57 @@ def database(config: Config) -> Database:
         db.dispose()
         raise
     return db
+
+
+class Named(Protocol):
+    """A configured source: a feed or a site."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+def chosen(sources: Sequence[Named], names: Sequence[str], kind: str, config: Config) -> list[str]:
+    """Return the sources a command was asked for: those named, else every enabled one.
+
+    An unknown or a disabled name is an input error, reported before anything runs.
+    """
+    unknown = sorted(set(names) - {s.name for s in sources})
+    if unknown:
+        raise InputError(f"newswatch: no {kind} named {', '.join(unknown)} in {config.path}")
+    disabled = sorted(s.name for s in sources if s.name in names and not s.enabled)
+    if disabled:
+        raise InputError(
+            f"newswatch: {kind} {', '.join(disabled)} is disabled "
+            f"(enabled = false in {config.path})"
+        )
+    return list(names) if names else [s.name for s in sources if s.enabled]
+
+
+def progress_bar(console: Console) -> Progress:
+    """Return the progress display of long commands; silent when not on a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def run_poller(config: Config, work: Callable[[Poller], Awaitable[T]]) -> T:
+    """Run `work` on the event loop with a poller over the migrated, synced database."""
+    loop.event_loop()
+    db = database(config)
+    pool = WorkerPool()
+    try:
+        sync_config(config, db)
+        poller = Poller(config, db, pool)
+        return loop.run(lambda: work(poller))
+    finally:
+        pool.close()
+        db.dispose()

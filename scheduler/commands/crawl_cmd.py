@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crawler.workers import WorkerPool
-from scheduler import loop
 from scheduler.commands import context
-from scheduler.poller import Poller, sync_config
+from scheduler.poller import Poller
 from scheduler.site_crawls import SiteSummary
 from storage.records import SourceState
 
@@ -23,27 +20,9 @@ def crawl(ctx: click.Context, names: tuple[str, ...]) -> None:
     NAMES are the [[sites]] to crawl; by default every enabled site.
     """
     config = context.config(ctx)
-    known = {site.name for site in config.sites}
-    unknown = sorted(set(names or ()) - known)
-    if unknown:
-        raise context.InputError(f"newswatch: no site named {', '.join(unknown)} in {config.path}")
-    disabled = sorted(s.name for s in config.sites if s.name in names and not s.enabled)
-    if disabled:
-        raise context.InputError(
-            f"newswatch: site {', '.join(disabled)} is disabled (enabled = false in {config.path})"
-        )
-    wanted = list(names) if names else [s.name for s in config.sites if s.enabled]
-    loop.event_loop()
-    database = context.database(config)
-    pool = WorkerPool()
-    try:
-        sync_config(config, database)
-        poller = Poller(config, database, pool)
-        console = Console(stderr=True)
-        summary = loop.run(lambda: _crawl(poller, wanted, console))
-    finally:
-        pool.close()
-        database.dispose()
+    wanted = context.chosen(config.sites, names, "site", config)
+    console = Console(stderr=True)
+    summary = context.run_poller(config, lambda poller: _crawl(poller, wanted, console))
     click.echo(
         f"sites: {summary.sites}  failed: {summary.failed}  pages: {summary.pages}  "
         f"known: {summary.known}  new articles: {summary.new}  "
@@ -54,15 +33,7 @@ def crawl(ctx: click.Context, names: tuple[str, ...]) -> None:
 
 
 async def _crawl(poller: Poller, names: list[str], console: Console) -> SiteSummary:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
+    with context.progress_bar(console) as progress:
         task = progress.add_task("crawling", total=len(names))
 
         def advance(source: SourceState, summary: SiteSummary) -> None:

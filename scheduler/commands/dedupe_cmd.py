@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scheduler.commands import context
 from storage.near_duplicates import rebuild as rebuild_index
@@ -27,15 +26,7 @@ def rebuild(ctx: click.Context) -> None:
     database = context.database(config)
     console = Console(stderr=True)
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        ) as progress:
+        with context.progress_bar(console) as progress:
             task = progress.add_task("fingerprinting", total=None)
 
             def advance(done: int, total: int) -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crawler.workers import WorkerPool
-from scheduler import loop
 from scheduler.commands import context
-from scheduler.poller import Poller, PollSummary, sync_config
+from scheduler.poller import Poller, PollSummary
 from storage.records import CheckResult, SourceState
 
 
@@ -22,27 +19,9 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     NAMES are the feeds to poll; by default every enabled feed.
     """
     config = context.config(ctx)
-    known = {feed.name for feed in config.feeds}
-    unknown = sorted(set(names or ()) - known)
-    if unknown:
-        raise context.InputError(f"newswatch: no feed named {', '.join(unknown)} in {config.path}")
-    disabled = sorted(f.name for f in config.feeds if f.name in names and not f.enabled)
-    if disabled:
-        raise context.InputError(
-            f"newswatch: feed {', '.join(disabled)} is disabled (enabled = false in {config.path})"
-        )
-    wanted = list(names) if names else [f.name for f in config.feeds if f.enabled]
-    loop.event_loop()
-    database = context.database(config)
-    pool = WorkerPool()
-    try:
-        sync_config(config, database)
-        poller = Poller(config, database, pool)
-        console = Console(stderr=True)
-        summary = loop.run(lambda: _poll(poller, wanted, console))
-    finally:
-        pool.close()
-        database.dispose()
+    wanted = context.chosen(config.feeds, names, "feed", config)
+    console = Console(stderr=True)
+    summary = context.run_poller(config, lambda poller: _poll(poller, wanted, console))
     click.echo(
         f"feeds: {summary.feeds}  fetched: {summary.fetched}  "
         f"not modified: {summary.not_modified}  failed: {summary.failed}  "
@@ -56,15 +35,7 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
 
 async def _poll(poller: Poller, names: list[str], console: Console) -> PollSummary:
     sources = await poller.due(names)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
+    with context.progress_bar(console) as progress:
         task = progress.add_task("polling", total=len(sources))
 
         def advance(source: SourceState, result: CheckResult) -> None:
