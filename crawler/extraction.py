@@ -17,7 +17,7 @@ import lxml.html
 import trafilatura
 from trafilatura.settings import Document, set_date_params
 
-from crawler.page_meta import FROM_PAGE, page_meta, plausible
+from crawler.page_meta import FROM_PAGE, first_value, page_meta, plausible
 from crawler.text import clean_text
 
 # lxml refuses a str that declares its encoding, as XHTML pages do (`<?xml ... ?>`).
@@ -114,27 +114,20 @@ def _head_facts(html: str, url: str) -> _HeadFacts:
         root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (lxml.etree.ParserError, ValueError):
         return _HeadFacts(None, None)
-    canonical = _first(root, '//link[@rel="canonical"]/@href') or _first(
+    canonical = first_value(root, '//link[@rel="canonical"]/@href') or first_value(
         root, '//meta[@property="og:url"]/@content'
     )
     if canonical:
         canonical = urljoin(url, canonical)
         if not canonical.startswith(("http://", "https://")):
             canonical = None
-    language = _first(root, "/html/@lang") or _first(root, '//meta[@property="og:locale"]/@content')
+    language = first_value(root, "/html/@lang") or first_value(
+        root, '//meta[@property="og:locale"]/@content'
+    )
     meta = page_meta(root, url)
     return _HeadFacts(
         canonical, _short_language(language), meta.title, meta.published_at, meta.published_from
     )
-
-
-def _first(root: lxml.html.HtmlElement, xpath: str) -> str | None:
-    values = root.xpath(xpath)
-    for value in values if isinstance(values, list) else ():
-        text = str(value).strip()
-        if text:
-            return text
-    return None
 
 
 def _short_language(value: str | None) -> str | None:

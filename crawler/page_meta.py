@@ -75,12 +75,13 @@ def page_meta(root: lxml.html.HtmlElement, url: str, now: datetime | None = None
     """Return the page's title and publication date, weighed across its sources."""
     ld = _json_ld_article(root)
     site_name = clean_text(
-        _first(root, '//meta[@property="og:site_name"]/@content') or _ld_name(ld.get("publisher"))
+        first_value(root, '//meta[@property="og:site_name"]/@content')
+        or _ld_name(ld.get("publisher"))
     )
     title = best_title(
         json_ld=_ld_text(ld.get("headline")),
-        og_title=_first(root, '//meta[@property="og:title"]/@content')
-        or _first(root, '//meta[@name="twitter:title"]/@content'),
+        og_title=first_value(root, '//meta[@property="og:title"]/@content')
+        or first_value(root, '//meta[@name="twitter:title"]/@content'),
         h1=_first_text(root, "//h1"),
         title=_first_text(root, "//title"),
         site_name=site_name or None,
@@ -246,7 +247,8 @@ def _without_first(title: str) -> str:
     return title[cut.end() :].strip()
 
 
-def _first(root: lxml.html.HtmlElement, xpath: str) -> str | None:
+def first_value(root: lxml.html.HtmlElement, xpath: str) -> str | None:
+    """Return the first non-blank value an XPath gives, stripped."""
     values = root.xpath(xpath)
     for value in values if isinstance(values, list) else ():
         text = str(value).strip()
@@ -257,7 +259,7 @@ def _first(root: lxml.html.HtmlElement, xpath: str) -> str | None:
 
 def _all(root: lxml.html.HtmlElement, xpaths: tuple[str, ...]) -> Iterator[str]:
     for xpath in xpaths:
-        value = _first(root, xpath)
+        value = first_value(root, xpath)
         if value:
             yield value
 

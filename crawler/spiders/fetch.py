@@ -15,7 +15,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.failures import describe_failure
-from crawler.http import response_headers
+from crawler.fetching import response_headers
 
 
 @dataclass(slots=True)
