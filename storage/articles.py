@@ -106,6 +106,9 @@ def _store(
         and index not in plan.primary_of
         and plan.url_hashes.get(record.canonical_url) not in (None, record.content_hash)
     }
+    # Another source's copy must not make the article worse: two feeds linking the same
+    # page often differ only in how much text they give (a summary, the full article).
+    url_revisions -= _shorter(session, {i: (article_ids[i], pending[i]) for i in url_revisions})
     revisions += [_Revision(article_ids[i], pending[i], pending_fps[i]) for i in url_revisions]
     revised = _revise(session, revisions, now)
     stored = _insert_sightings(session, pending, article_ids, now) if pending else set()
@@ -133,6 +136,22 @@ def _store(
         else:
             stats.duplicates += 1
     return stats
+
+
+def _shorter(session: Session, candidates: dict[int, tuple[int, ArticleRecord]]) -> set[int]:
+    """Return the candidates whose text is shorter than their stored article's."""
+    ids = sorted({article_id for article_id, _ in candidates.values()})
+    stored: dict[int, int] = {}
+    for chunk in chunked(ids):
+        stmt = select(Article.id, func.length(Article.text)).where(Article.id.in_(chunk))
+        stored.update(
+            (article_id, int(length or 0)) for article_id, length in session.execute(stmt)
+        )
+    return {
+        index
+        for index, (article_id, record) in candidates.items()
+        if len(record.text) < stored.get(article_id, 0)
+    }
 
 
 @dataclasses.dataclass(frozen=True)

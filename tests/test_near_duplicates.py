@@ -232,3 +232,17 @@ def test_rebuild_follows_a_new_threshold(database: Database, sources: dict[str, 
     assert articles(database) == [(1, None, 1), (2, None, 1), (3, None, 1)]
     assert rebuild(database, DedupeSettings()) == (3, 1)
     assert articles(database) == [(1, None, 1), (2, 1, 1), (3, None, 1)]
+
+
+def test_another_sources_shorter_copy_does_not_replace_the_text(
+    database: Database, sources: dict[str, int]
+) -> None:
+    a, b = sources["a"], sources["b"]
+    store_articles(database, [record(a, "1", "http://a.test/1", WIRE)], NOW)
+    # A second feed links the same page but only gives its first paragraph.
+    summary = record(b, "7", "http://a.test/1", PARAGRAPHS[0])
+    assert store_articles(database, [summary], NOW) == StoreStats(duplicates=1)
+    with database.session() as session:
+        text, revision = session.execute(select(Article.text, Article.revision)).one()
+        carried = session.scalar(select(func.count(Sighting.id)))
+    assert (text, revision, carried) == (WIRE, 1, 2)
