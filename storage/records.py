@@ -89,7 +89,7 @@ class DedupeSettings:
     The defaults come from `bench/dedupe.py`.
     """
 
-    threshold: float = 0.5
+    threshold: float = 0.4
     min_shingles: int = 40
 
 

@@ -347,7 +347,7 @@ def test_dedupe_thresholds_are_read_and_checked(tmp_path: Path) -> None:
     assert (config.dedupe.threshold, config.dedupe.min_shingles) == (0.7, 25)
     assert load_config(write(tmp_path, "[dedupe]\nthreshold = 1\n"), {}).dedupe.threshold == 1.0
     defaults = load_config(write(tmp_path, MINIMAL), {}).dedupe
-    assert (defaults.threshold, defaults.min_shingles) == (0.5, 40)
+    assert (defaults.threshold, defaults.min_shingles) == (0.4, 40)
     text = "[dedupe]\nthreshold = 1.5\nmin_shingles = 0\n\n[dedupe.x]\n"
     assert [(p.key, p.message) for p in problems_of(tmp_path, text)] == [
         ("dedupe.threshold", "1.5 is not a similarity: use a number above 0 and at most 1"),
