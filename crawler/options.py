@@ -19,7 +19,8 @@ SITES = "NEWSWATCH_SITES"  # dict[str, SiteOptions], by site name
 WORKER_POOL = "NEWSWATCH_WORKER_POOL"  # a crawler.workers.WorkerPool
 STORE_BATCH = "NEWSWATCH_STORE_BATCH"  # articles per write transaction
 DEDUPE = "NEWSWATCH_DEDUPE"  # a storage.records.DedupeSettings: near-duplicate thresholds
-MAX_INTERVAL = "NEWSWATCH_MAX_INTERVAL"  # seconds: the longest error back-off
+MAX_INTERVAL = "NEWSWATCH_MAX_INTERVAL"  # seconds: the longest interval and back-off
+MIN_INTERVAL = "NEWSWATCH_MIN_INTERVAL"  # seconds: the shortest adaptive interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class FeedOptions:
     topics: tuple[str, ...] = ()  # empty: every topic
     full_text: bool = False
     keep_unmatched: bool = False  # store entries that match no topic
+    interval_s: int | None = None  # a fixed interval; None: learnt from the feed
 
 
 DEFAULT_FEED_OPTIONS = FeedOptions()

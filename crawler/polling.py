@@ -34,6 +34,9 @@ class Bounds:
     max_s: int
 
 
+DEFAULT_BOUNDS = Bounds(min_s=300, max_s=86_400)
+
+
 @dataclass(frozen=True, slots=True)
 class Hints:
     """What a fetch said about when to come back; None where it said nothing."""
@@ -45,14 +48,18 @@ class Hints:
 
 def entry_frequency_interval(
     published: Iterable[datetime | None], now: datetime, bounds: Bounds
-) -> int:
+) -> int | None:
     """Return Miniflux's adaptive interval from a feed's entry dates.
 
     A feed with n entries published in the last week is checked every week / n, between
     the bounds; a feed with none in the last week is checked at the maximum interval.
+    A feed that dates none of its entries says nothing about its rhythm: None.
     """
+    dates = [moment for moment in published if moment is not None]
+    if not dates:
+        return None
     week_ago = now - timedelta(seconds=WEEK_S)
-    weekly = sum(1 for moment in published if moment is not None and week_ago <= moment <= now)
+    weekly = sum(1 for moment in dates if week_ago <= moment <= now)
     if weekly == 0:
         return bounds.max_s
     return max(bounds.min_s, min(bounds.max_s, WEEK_S // weekly))

@@ -90,6 +90,7 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.WORKER_POOL: pool,
             options.TOPICS: topic_rules(config),
             options.MAX_INTERVAL: config.polling.max_interval_s,
+            options.MIN_INTERVAL: config.polling.min_interval_s,
             options.DEDUPE: config.dedupe,
             options.FEEDS: {
                 **{
@@ -97,6 +98,7 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
                         topics=feed.topics,
                         full_text=feed.full_text,
                         keep_unmatched=feed.keep_unmatched,
+                        interval_s=feed.interval_s,
                     )
                     for feed in config.feeds
                 },

@@ -47,6 +47,7 @@ class CheckResult:
     last_modified: str | None = None
     new_articles: int = 0
     next_check_at: datetime | None = None  # None: now + the source's interval
+    interval_s: int | None = None  # the interval learnt from this fetch; None: keep it
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,8 @@ def record_checks(
 def _apply_check(row: Source, result: CheckResult, max_backoff_s: int) -> None:
     row.last_status = result.status
     row.last_checked_at = result.checked_at
+    if result.interval_s is not None:
+        row.interval_s = result.interval_s
     if result.error is None:
         if result.status == 200:
             # A 304 carries no body, so the validators of the last 200 stay valid.

@@ -39,7 +39,8 @@ def test_the_rhythm_stays_within_the_bounds() -> None:
     silent = entry_frequency_interval(every(24 * 30, 5), NOW, BOUNDS)  # nothing this week
     undated = entry_frequency_interval([None, None], NOW, BOUNDS)
     assert busy == BOUNDS.min_s
-    assert silent == undated == BOUNDS.max_s
+    assert silent == BOUNDS.max_s
+    assert undated is None  # no dates, no rhythm: the caller keeps what it had
 
 
 def test_future_dates_do_not_speed_polling_up() -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import options, resources
@@ -22,6 +23,15 @@ from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
 from crawler.fetching import extract_response, failed_request, response_header, response_headers
 from crawler.items import ArticleItem
 from crawler.page_meta import FROM_FEED
+from crawler.polling import (
+    DEFAULT_BOUNDS,
+    Bounds,
+    Hints,
+    entry_frequency_interval,
+    max_age,
+    next_interval,
+    retry_after,
+)
 from crawler.signals import feed_checked, store_failed
 from crawler.workers import WorkerPool
 from storage.db import Database
@@ -52,7 +62,7 @@ class FeedSpider(Spider):
         database: Database,
         pool: WorkerPool,
         feeds: Mapping[str, options.FeedOptions],
-        max_interval_s: int = 86_400,
+        bounds: Bounds = DEFAULT_BOUNDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,7 +70,7 @@ class FeedSpider(Spider):
         self.database = database
         self.pool = pool
         self.feeds = feeds
-        self.max_interval_s = max_interval_s
+        self.bounds = bounds
         self._polls: dict[int, _Poll] = {}
         self._store_errors: dict[int, str] = {}
 
@@ -70,7 +80,13 @@ class FeedSpider(Spider):
         kwargs.setdefault("database", resources.database(crawler))
         kwargs.setdefault("pool", resources.worker_pool(crawler))
         kwargs.setdefault("feeds", crawler.settings.get(options.FEEDS) or {})
-        kwargs.setdefault("max_interval_s", crawler.settings.getint(options.MAX_INTERVAL, 86_400))
+        kwargs.setdefault(
+            "bounds",
+            Bounds(
+                crawler.settings.getint(options.MIN_INTERVAL, DEFAULT_BOUNDS.min_s),
+                crawler.settings.getint(options.MAX_INTERVAL, DEFAULT_BOUNDS.max_s),
+            ),
+        )
         spider = cls(*args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
@@ -101,7 +117,8 @@ class FeedSpider(Spider):
         """Handle a feed response: 304, or parse and yield the entries not seen before."""
         now = datetime.now(UTC)
         if response.status == 304:
-            self._finish(source, CheckResult(source.id, now, 304))
+            hints = Hints(max_age_s=max_age(response_header(response, b"Cache-Control")))
+            self._finish(source, self._scheduled(CheckResult(source.id, now, 304), source, hints))
             self._count("feeds_not_modified")
             return
         try:
@@ -137,8 +154,7 @@ class FeedSpider(Spider):
                 )
             else:
                 yield _item(source, entry, parsed.language, None)
-        self._finish(
-            source,
+        self._finish_scheduled(
             CheckResult(
                 source.id,
                 now,
@@ -147,8 +163,16 @@ class FeedSpider(Spider):
                 etag=response_header(response, b"ETag"),
                 last_modified=response_header(response, b"Last-Modified"),
                 new_articles=len(new),
-                # Not backed off like a feed that gave nothing: its entries were usable.
-                next_check_at=now + timedelta(seconds=source.interval_s) if error else None,
+            ),
+            source,
+            Hints(
+                ttl_s=parsed.ttl_s,
+                max_age_s=max_age(response_header(response, b"Cache-Control")),
+            ),
+            # Not backed off like a feed that gave nothing: its entries were usable.
+            errors=0,
+            learnt_s=entry_frequency_interval(
+                (entry.published_at for entry in parsed.entries), now, self.bounds
             ),
         )
         if error:
@@ -173,7 +197,15 @@ class FeedSpider(Spider):
         """Record a feed that could not be fetched."""
         source: SourceState = failed_request(failure).cb_kwargs["source"]
         status, reason = describe_failure(failure)
-        self._finish(source, CheckResult(source.id, datetime.now(UTC), status, error=reason))
+        now = datetime.now(UTC)
+        hints = Hints()
+        if isinstance(failure.value, HttpError) and status in (429, 503):
+            wait = retry_after(response_header(failure.value.response, b"Retry-After"), now)
+            hints = Hints(retry_after_s=wait)
+            if wait is not None:
+                reason = f"{reason}, retry after {wait}s"
+        result = CheckResult(source.id, now, status, error=reason)
+        self._finish(source, self._scheduled(result, source, hints))
         self._count("feeds_failed")
         self.logger.warning(
             "feed failed source=%s url=%s error=%s", source.name, source.url, reason
@@ -216,7 +248,7 @@ class FeedSpider(Spider):
             if poll.result is not None and (reason == "finished" or poll.pending_pages == 0)
         ]
         if done:
-            await asyncio.to_thread(record_checks, self.database, done, self.max_interval_s)
+            await asyncio.to_thread(record_checks, self.database, done, self.bounds.max_s)
 
     def store_failed(self, source_ids: set[int], error: str) -> None:
         """Note feeds whose items could not be written."""
@@ -241,6 +273,41 @@ class FeedSpider(Spider):
                 unseen.append(entry)
         self._count("entries_known", len(entries) - len(unseen))
         return unseen
+
+    def _finish_scheduled(
+        self,
+        result: CheckResult,
+        source: SourceState,
+        hints: Hints,
+        errors: int | None = None,
+        learnt_s: int | None = None,
+    ) -> None:
+        self._finish(source, self._scheduled(result, source, hints, errors, learnt_s))
+
+    def _scheduled(
+        self,
+        result: CheckResult,
+        source: SourceState,
+        hints: Hints,
+        errors: int | None = None,
+        learnt_s: int | None = None,
+    ) -> CheckResult:
+        """Return the result with its next check set (see `crawler.polling`).
+
+        The base interval is the feed's fixed one from the config, else the one learnt
+        from its entry dates on this fetch, else the one learnt before. Errors count as
+        the stored consecutive errors plus this one, unless the caller says otherwise.
+        """
+        fixed = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS).interval_s
+        base = fixed or learnt_s or source.interval_s
+        if errors is None:
+            errors = source.error_count + 1 if result.error else 0
+        delay = next_interval(base, hints, errors, self.bounds)
+        return replace(
+            result,
+            next_check_at=result.checked_at + timedelta(seconds=delay),
+            interval_s=base,
+        )
 
     def _finish(self, source: SourceState, result: CheckResult) -> None:
         self._polls.setdefault(source.id, _Poll()).result = result
