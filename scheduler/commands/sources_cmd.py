@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.commands import context
+from scheduler.durations import format_duration
 from scheduler.poller import sync_config
 from storage.health import source_health
 
@@ -38,6 +39,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         "last check",
         "status",
         "next check",
+        "interval",
         "errors",
         "articles",
         "last error",
@@ -51,6 +53,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             _ago(row.last_checked_at, now),
             str(row.last_status or ""),
             _ago(row.next_check_at, now) if row.enabled else "-",
+            format_duration(row.interval_s),
             str(row.error_count),
             str(row.articles),
             row.last_error or "",
