@@ -154,7 +154,7 @@ class FeedSpider(Spider):
                 )
             else:
                 yield _item(source, entry, parsed.language, None)
-        self._finish_scheduled(
+        scheduled = self._scheduled(
             CheckResult(
                 source.id,
                 now,
@@ -175,6 +175,7 @@ class FeedSpider(Spider):
                 (entry.published_at for entry in parsed.entries), now, self.bounds
             ),
         )
+        self._finish(source, scheduled)
         if error:
             self.logger.warning(
                 "feed malformed source=%s url=%s entries=%d new=%d error=%s",
@@ -273,16 +274,6 @@ class FeedSpider(Spider):
                 unseen.append(entry)
         self._count("entries_known", len(entries) - len(unseen))
         return unseen
-
-    def _finish_scheduled(
-        self,
-        result: CheckResult,
-        source: SourceState,
-        hints: Hints,
-        errors: int | None = None,
-        learnt_s: int | None = None,
-    ) -> None:
-        self._finish(source, self._scheduled(result, source, hints, errors, learnt_s))
 
     def _scheduled(
         self,
