@@ -526,8 +526,9 @@ def test_sigkill_mid_poll_then_restart_loses_nothing_and_stores_nothing_twice(
     for n, entry in enumerate(slow):
         assert 200 in server.responses(f"/analysis/{n}")
         assert "Russia pays in oil" in articles[entry.title].text, articles[entry.title]
+    # A tick after the poll completed may have found the feed unchanged: 304, not 200.
     for source in stored.sources.values():
-        assert source.error_count == 0 and source.last_status == 200, source
+        assert source.error_count == 0 and source.last_status in (200, 304), source
 
 
 # --------------------------------------------------------------------------------------
