@@ -293,7 +293,8 @@ def main() -> None:
             f"{r.backend:<11} {r.articles:>7} {r.stored:>7} {pipeline_rate:>11.0f} "
             f"{baseline_rate:>14.0f} {pipeline_rate / baseline_rate:>6.2f}"
         )
-    print("\npipeline: normalise + topics (3 queries) + dedupe + batched upsert (200/txn);")
+    print("\npipeline: normalise + topics (3 queries) + dedupe (exact and near-duplicate)")
+    print("          + batched upsert (200/txn);")
     print("executemany: the same rows, plain INSERT, 200 per transaction, no matching or dedupe.")
 
 
