@@ -35,7 +35,7 @@ query = '("North Korea" OR DPRK) AND (Russia OR Ukraine)'
 
 [[feeds]]
 name = "bbc-world"
-url = "https://feeds.bbci.co.uk/news/world/rss.xml"
+url = "https://world.example/news/rss.xml"
 """
 
 
@@ -82,7 +82,7 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert config.daemon == DaemonConfig("UTC", 60, config.daemon.user_agent, 16, 2)
     assert config.network == NetworkConfig(timeout_s=30, max_bytes=15_728_640)
     assert config.polling == PollingConfig(1800, 300, 86400)
-    assert config.feeds == (FeedConfig("bbc-world", "https://feeds.bbci.co.uk/news/world/rss.xml"),)
+    assert config.feeds == (FeedConfig("bbc-world", "https://world.example/news/rss.xml"),)
     feed = config.feeds[0]
     assert (feed.topics, feed.interval_s, feed.full_text, feed.enabled) == ((), None, False, True)
     assert [topic.name for topic in config.topics_for(feed)] == ["dprk-russia"]
@@ -101,7 +101,7 @@ sources = ["yonhap"]
 
 [[feeds]]
 name = "yonhap"
-url = "https://en.yna.co.kr/RSS/news.xml"
+url = "https://wire.example/RSS/news.xml"
 topics = ["korea"]
 interval = "1h30m"
 """
@@ -240,7 +240,7 @@ def test_three_mistakes_are_all_reported_with_keys_and_lines() -> None:
         ("[[feeds]]\nname = 'x'", "feeds[0].url", "missing", 1),
         ("[[feeds]]\nurl = 'https://a.example/rss'", "feeds[0].name", "missing", 1),
         (
-            "[[feeds]]\nname = 'x'\nurl = 'https://feeds.bbci.co.uk/news/world/rss.xml'",
+            "[[feeds]]\nname = 'x'\nurl = 'https://world.example/news/rss.xml'",
             "feeds[1].url",
             "same URL as feeds[0]",
             10,
