@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from storage.db import Database
 from storage.models import Sighting, Source
+
+# A source is stale when it has brought nothing new for this many of its intervals, and
+# at least STALE_MIN: Huginn's "expected_update_period", derived from the learnt rhythm.
+STALE_INTERVALS = 10
+STALE_MIN = timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +33,18 @@ class SourceHealth:
     last_error: str | None
     last_new_at: datetime | None
     articles: int
+    articles_24h: int
+    articles_7d: int
+    stale: bool
 
     @property
     def state(self) -> str:
-        """Return "disabled", "failing" or "ok"."""
+        """Return "disabled", "failing", "stale" or "ok"."""
         if not self.enabled:
             return "disabled"
-        return "failing" if self.error_count else "ok"
+        if self.error_count:
+            return "failing"
+        return "stale" if self.stale else "ok"
 
     def as_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict, times in ISO 8601."""
@@ -46,15 +56,29 @@ class SourceHealth:
         return data
 
 
-def source_health(db: Database) -> list[SourceHealth]:
-    """Return every source with its polling state and article count, by name."""
+def source_health(db: Database, now: datetime) -> list[SourceHealth]:
+    """Return every source with its polling state and article counts, by name."""
+
+    def since(moment: datetime) -> Any:
+        return func.count(case((Sighting.seen_at >= moment, Sighting.article_id)))
+
     articles = (
-        select(Sighting.source_id, func.count(Sighting.article_id).label("n"))
+        select(
+            Sighting.source_id,
+            func.count(Sighting.article_id).label("all"),
+            since(now - timedelta(days=1)).label("day"),
+            since(now - timedelta(days=7)).label("week"),
+        )
         .group_by(Sighting.source_id)
         .subquery()
     )
     stmt = (
-        select(Source, func.coalesce(articles.c.n, 0))
+        select(
+            Source,
+            func.coalesce(articles.c.all, 0),
+            func.coalesce(articles.c.day, 0),
+            func.coalesce(articles.c.week, 0),
+        )
         .outerjoin(articles, articles.c.source_id == Source.id)
         .order_by(Source.name)
     )
@@ -73,6 +97,17 @@ def source_health(db: Database) -> list[SourceHealth]:
                 last_error=row.last_error,
                 last_new_at=row.last_new_at,
                 articles=int(count),
+                articles_24h=int(day),
+                articles_7d=int(week),
+                stale=_stale(row, now),
             )
-            for row, count in session.execute(stmt)
+            for row, count, day, week in session.execute(stmt)
         ]
+
+
+def _stale(row: Source, now: datetime) -> bool:
+    """Whether a checked source has brought nothing new for far longer than its rhythm."""
+    if row.last_checked_at is None:
+        return False
+    quiet_since = row.last_new_at or row.created_at
+    return now - quiet_since > max(STALE_MIN, timedelta(seconds=row.interval_s * STALE_INTERVALS))

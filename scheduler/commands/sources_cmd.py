@@ -19,12 +19,16 @@ from storage.health import source_health
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 @click.pass_context
 def sources(ctx: click.Context, as_json: bool) -> None:
-    """Show each source's health: last check, status, next check, errors."""
+    """Show each source's health: checks, interval, errors, articles, staleness.
+
+    A source is "stale" when it has brought nothing new for ten of its intervals (and
+    at least three days), "failing" after an error, "disabled" when switched off.
+    """
     config = context.config(ctx)
     database = context.database(config)
     try:
         sync_config(config, database)  # so feeds never polled yet are listed too
-        rows = source_health(database)
+        rows = source_health(database, datetime.now(UTC))
     finally:
         database.dispose()
     if as_json:
@@ -42,6 +46,8 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         "interval",
         "errors",
         "articles",
+        "24h",
+        "7d",
         "last error",
     )
     for row in rows:
@@ -56,6 +62,8 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             format_duration(row.interval_s),
             str(row.error_count),
             str(row.articles),
+            str(row.articles_24h),
+            str(row.articles_7d),
             row.last_error or "",
         )
     console = Console()
