@@ -90,6 +90,8 @@ class Source(Base):
     # Conditional GET validators, sent back as If-None-Match / If-Modified-Since.
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the last body processed: unchanged bodies are not parsed again.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     next_check_at: Mapped[datetime] = mapped_column(index=True)
     interval_s: Mapped[int]
     error_count: Mapped[int] = mapped_column(default=0, server_default="0")

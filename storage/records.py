@@ -33,6 +33,7 @@ class SourceState:
     last_modified: str | None
     interval_s: int
     error_count: int
+    body_hash: str | None = None  # of the last body processed
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class CheckResult:
     new_articles: int = 0
     next_check_at: datetime | None = None  # None: now + the source's interval
     interval_s: int | None = None  # the interval learnt from this fetch; None: keep it
+    body_hash: str | None = None  # of the body processed; None: keep the stored one
 
 
 @dataclass(frozen=True, slots=True)

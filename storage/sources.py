@@ -84,6 +84,7 @@ def _update_source(row: Source, spec: SourceSpec, interval_s: int, now: datetime
         # The old validators belong to the old URL; sending them could yield a false 304.
         row.url = spec.url
         row.etag = None
+        row.body_hash = None
         row.last_modified = None
         row.next_check_at = now
     if row.interval_s != interval_s:
@@ -155,6 +156,7 @@ def _state(row: Source) -> SourceState:
         last_modified=row.last_modified,
         interval_s=row.interval_s,
         error_count=row.error_count,
+        body_hash=row.body_hash,
     )
 
 
@@ -199,6 +201,8 @@ def _apply_check(row: Source, result: CheckResult, max_backoff_s: int) -> None:
             # A 304 carries no body, so the validators of the last 200 stay valid.
             row.etag = result.etag
             row.last_modified = result.last_modified
+            if result.body_hash is not None:
+                row.body_hash = result.body_hash
         row.error_count = 0
         row.last_error = None
         if result.new_articles > 0:
