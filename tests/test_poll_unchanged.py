@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import brotli
+
 from tests.feedserver import Entry, FeedServer, render_rss
 
 NEWSWATCH = Path(sys.executable).parent / "newswatch"
@@ -58,3 +60,25 @@ def test_an_unchanged_body_without_validators_is_not_parsed(tmp_path: Path) -> N
         (body_hash,) = db.execute("SELECT body_hash FROM sources").fetchone()
     assert count == 2
     assert body_hash is not None and len(body_hash) == 64
+
+
+def test_a_brotli_encoded_feed_is_asked_for_and_decoded(tmp_path: Path) -> None:
+    entry = Entry("1", "North Korea and Russia", "https://n.example/1", "DPRK.", datetime.now(UTC))
+    body = render_rss([entry], "Compressed", "https://n.example/")
+    with FeedServer() as server:
+        server.set_resource(
+            "/br.xml",
+            brotli.compress(body),
+            "application/rss+xml",
+            headers={"Content-Encoding": "br"},
+        )
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[storage]\nurl = "sqlite:///news.db"\n\n'
+            f'[[feeds]]\nname = "br"\nurl = "{server.url("/br.xml")}"\n',
+            encoding="utf-8",
+        )
+        output = poll(config)
+        accepted = server.requests("/br.xml")[0].header("accept-encoding") or ""
+    assert "br" in [part.strip() for part in accepted.split(",")]
+    assert "fetched: 1" in output and "new articles: 1" in output
