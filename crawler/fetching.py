@@ -37,6 +37,24 @@ def response_header(response: Response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def permanent_redirect(response: Response) -> str | None:
+    """Return where permanent redirects moved the requested URL, None if they did not.
+
+    Scrapy's RedirectMiddleware follows every redirect and records each hop's URL and
+    status in `redirect_urls` / `redirect_reasons`. Only a leading run of 301s and 308s
+    moves the resource (RFC 9110, sections 15.4.2 and 15.4.9): after A -301-> B -302-> C
+    the feed lives at B, and after A -302-> B -301-> C it still lives at A.
+    """
+    reasons = response.meta.get("redirect_reasons") or []
+    targets = [*(response.meta.get("redirect_urls") or [])[1:], response.url]
+    moved = None
+    for reason, target in zip(reasons, targets, strict=False):
+        if reason not in (301, 308):
+            break
+        moved = target
+    return moved
+
+
 def declares_encoding(response: Response) -> bool:
     """Say whether the page names its encoding: HTTP header, byte order mark or meta tag."""
     content_type = response_header(response, b"Content-Type") or ""

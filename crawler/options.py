@@ -21,6 +21,7 @@ STORE_BATCH = "NEWSWATCH_STORE_BATCH"  # articles per write transaction
 DEDUPE = "NEWSWATCH_DEDUPE"  # a storage.records.DedupeSettings: near-duplicate thresholds
 MAX_INTERVAL = "NEWSWATCH_MAX_INTERVAL"  # seconds: the longest interval and back-off
 MIN_INTERVAL = "NEWSWATCH_MIN_INTERVAL"  # seconds: the shortest adaptive interval
+DISABLE_AFTER = "NEWSWATCH_DISABLE_AFTER"  # seconds of continuous failure before disabling
 
 
 @dataclass(frozen=True, slots=True)

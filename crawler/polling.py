@@ -87,6 +87,19 @@ def next_interval(
     return int(interval * (1 + jitter))
 
 
+def failing_too_long(
+    failing_since: datetime | None, now: datetime, disable_after_s: int | None
+) -> bool:
+    """Say whether a run of errors that began at `failing_since` has lasted too long.
+
+    Miniflux and MediaCloud's rss-fetcher stop polling a feed after a long enough run
+    of failures, instead of asking a dead server forever.
+    """
+    if failing_since is None or not disable_after_s:
+        return False
+    return (now - failing_since).total_seconds() >= disable_after_s
+
+
 def max_age(cache_control: str | None) -> int | None:
     """Return the `max-age` of a Cache-Control header, None when absent or `no-cache`."""
     if not cache_control or "no-cache" in cache_control.lower():

@@ -240,7 +240,7 @@ class _ConfigReader(TomlReader):
     def polling(self, data: Mapping[str, object]) -> PollingConfig:
         defaults = PollingConfig()
         names = ("default_interval", "min_interval", "max_interval")
-        table = self.table(data, "polling", names)
+        table = self.table(data, "polling", (*names, "disable_after"))
         fallback = (defaults.default_interval_s, defaults.min_interval_s, defaults.max_interval_s)
         default, low, high = (
             self.duration(table.get(name, seconds), ("polling", name), seconds) or seconds
@@ -253,7 +253,15 @@ class _ConfigReader(TomlReader):
             bounds = f"{format_duration(low)}..{format_duration(high)}"
             message = f"{format_duration(default)} is outside min_interval..max_interval ({bounds})"
             self.problem(("polling", "default_interval"), message)
-        return PollingConfig(default, low, high)
+        return PollingConfig(default, low, high, self.disable_after(table))
+
+    def disable_after(self, table: Mapping[str, object]) -> int | None:
+        """Return `polling.disable_after` in seconds; None when it is `false` (never)."""
+        default = PollingConfig().disable_after_s
+        raw = table.get("disable_after", default)
+        if raw is False:
+            return None
+        return self.duration(raw, ("polling", "disable_after"), default)
 
     def dedupe(self, data: Mapping[str, object]) -> DedupeSettings:
         table = self.table(data, "dedupe", ("threshold", "min_shingles"))

@@ -53,11 +53,13 @@ class NetworkConfig:
 
 @dataclass(frozen=True, slots=True)
 class PollingConfig:
-    """Bounds of the adaptive feed interval, in seconds."""
+    """Bounds of the adaptive feed interval, and when to give up on a feed, in seconds."""
 
     default_interval_s: int = 30 * 60
     min_interval_s: int = 5 * 60
     max_interval_s: int = 24 * 3600
+    # A feed failing without a break for this long is disabled; None: never.
+    disable_after_s: int | None = 30 * 86_400
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,7 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.TOPICS: topic_rules(config),
             options.MAX_INTERVAL: config.polling.max_interval_s,
             options.MIN_INTERVAL: config.polling.min_interval_s,
+            options.DISABLE_AFTER: config.polling.disable_after_s or 0,
             options.DEDUPE: config.dedupe,
             options.FEEDS: {
                 **{

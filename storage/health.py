@@ -36,15 +36,48 @@ class SourceHealth:
     articles_24h: int
     articles_7d: int
     stale: bool
+    configured_url: str | None = None  # as config.toml gives it; `url` is the one polled
+    moved_at: datetime | None = None  # when a permanent redirect last moved `url`
+    disabled_reason: str | None = None  # why newswatch disabled the source itself
+    disabled_at: datetime | None = None
+    failing_since: datetime | None = None
 
     @property
     def state(self) -> str:
         """Return "disabled", "failing", "stale" or "ok"."""
-        if not self.enabled:
+        if self.disabled_by:
             return "disabled"
         if self.error_count:
             return "failing"
         return "stale" if self.stale else "ok"
+
+    @property
+    def disabled_by(self) -> str | None:
+        """Return who disabled the source: "newswatch", "config", or None."""
+        if self.disabled_reason is not None:
+            return "newswatch"
+        return None if self.enabled else "config"
+
+    @property
+    def moved_from(self) -> str | None:
+        """Return the configured URL when a permanent redirect moved the source."""
+        if self.configured_url is None or self.configured_url == self.url:
+            return None
+        return self.configured_url
+
+    @property
+    def notes(self) -> str:
+        """Return why the source is disabled, and where it moved from, in one line."""
+        parts = []
+        if self.disabled_reason is not None:
+            when = f" on {self.disabled_at:%Y-%m-%d}" if self.disabled_at else ""
+            parts.append(f"disabled by newswatch{when}: {self.disabled_reason}")
+        elif not self.enabled:
+            parts.append("disabled in the config (enabled = false, or removed)")
+        if self.moved_from is not None:
+            when = f" on {self.moved_at:%Y-%m-%d}" if self.moved_at else ""
+            parts.append(f"moved permanently{when} from {self.moved_from}")
+        return "; ".join(parts)
 
     def as_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict, times in ISO 8601."""
@@ -53,6 +86,9 @@ class SourceHealth:
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
         data["state"] = self.state
+        data["disabled_by"] = self.disabled_by
+        data["moved_from"] = self.moved_from
+        data["notes"] = self.notes
         return data
 
 
@@ -100,6 +136,11 @@ def source_health(db: Database, now: datetime) -> list[SourceHealth]:
                 articles_24h=int(day),
                 articles_7d=int(week),
                 stale=_stale(row, now),
+                configured_url=row.configured_url,
+                moved_at=row.moved_at,
+                disabled_reason=row.disabled_reason,
+                disabled_at=row.disabled_at,
+                failing_since=row.failing_since,
             )
             for row, count, day, week in session.execute(stmt)
         ]

@@ -85,8 +85,16 @@ class Source(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # The URL polled: the configured one, or where a permanent redirect moved it.
     url: Mapped[str] = mapped_column(Text)
-    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The URL as config.toml gives it; a config sync compares with this, not `url`.
+    configured_url: Mapped[str | None] = mapped_column(Text)
+    moved_at: Mapped[datetime | None]  # when a 301/308 last moved `url`
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())  # config's
+    # Set when newswatch disabled the source itself (410 Gone, failing too long): it is
+    # not polled until the config's URL changes or `newswatch feeds enable NAME`.
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
     # Conditional GET validators, sent back as If-None-Match / If-Modified-Since.
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
@@ -95,6 +103,7 @@ class Source(Base):
     next_check_at: Mapped[datetime] = mapped_column(index=True)
     interval_s: Mapped[int]
     error_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    failing_since: Mapped[datetime | None]  # first error of the current run of errors
     last_status: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]

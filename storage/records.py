@@ -34,6 +34,7 @@ class SourceState:
     interval_s: int
     error_count: int
     body_hash: str | None = None  # of the last body processed
+    failing_since: datetime | None = None  # first error of the current run of errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class CheckResult:
     next_check_at: datetime | None = None  # None: now + the source's interval
     interval_s: int | None = None  # the interval learnt from this fetch; None: keep it
     body_hash: str | None = None  # of the body processed; None: keep the stored one
+    moved_to: str | None = None  # a permanent redirect's target: poll it from now on
+    disable: bool = False  # disable the source, `error` saying why (410, failing too long)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,12 @@ def sync_sources(
 ) -> None:
     """Make the sources table match the config.
 
-    New sources are due at once. A changed URL forgets the old validators and makes the
-    source due at once. Sources gone from the config are disabled, never deleted, so
-    their articles keep their sightings.
+    New sources are due at once. A URL changed in the config (compared with the URL the
+    config gave before, not with where a 301 moved the source) forgets the old
+    validators, the move and the errors, re-enables a source newswatch disabled, and
+    makes it due at once. Sources gone from the config are disabled, never deleted, so
+    their articles keep their sightings. A source newswatch disabled itself stays so
+    whatever `enabled` says: only a new URL or `enable_source` brings it back.
     """
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
@@ -62,6 +65,7 @@ def _new_source(spec: SourceSpec, interval_s: int, now: datetime) -> dict[str, o
         "name": spec.name,
         "kind": spec.kind,
         "url": spec.url,
+        "configured_url": spec.url,
         "enabled": spec.enabled,
         "next_check_at": now,
         "interval_s": interval_s,
@@ -72,7 +76,8 @@ def _new_source(spec: SourceSpec, interval_s: int, now: datetime) -> dict[str, o
 
 
 def _update_source(row: Source, spec: SourceSpec, interval_s: int, now: datetime) -> None:
-    changed = (row.kind, row.url, row.enabled, row.interval_s) != (
+    configured = row.configured_url or row.url
+    changed = (row.kind, configured, row.enabled, row.interval_s) != (
         spec.kind,
         spec.url,
         spec.enabled,
@@ -80,12 +85,20 @@ def _update_source(row: Source, spec: SourceSpec, interval_s: int, now: datetime
     )
     if not changed:
         return
-    if row.url != spec.url:
+    if configured != spec.url:
+        # The user gave a new address: it replaces any move, and deserves a fresh start.
         # The old validators belong to the old URL; sending them could yield a false 304.
-        row.url = spec.url
+        if row.disabled_reason is not None:
+            log.info("source enabled again: its URL changed source=%s url=%s", row.name, spec.url)
+        row.url = row.configured_url = spec.url
+        row.moved_at = None
         row.etag = None
         row.body_hash = None
         row.last_modified = None
+        row.disabled_reason = None
+        row.disabled_at = None
+        row.error_count = 0
+        row.failing_since = None
         row.next_check_at = now
     if row.interval_s != interval_s:
         row.interval_s = interval_s
@@ -119,6 +132,30 @@ def ensure_source(
     return db.write(work)
 
 
+def enable_source(db: Database, name: str, now: datetime) -> str | None:
+    """Undo newswatch's own disabling of a source: due now, its errors forgotten.
+
+    Return the reason it was disabled for, None if it was not. The config's `enabled`
+    is left alone. Raise StorageError for an unknown name.
+    """
+
+    def work(session: Session) -> str | None:
+        row = session.scalars(select(Source).where(Source.name == name)).first()
+        if row is None:
+            raise StorageError(f"storage: no source named {name}")
+        reason = row.disabled_reason
+        if reason is not None:
+            row.disabled_reason = None
+            row.disabled_at = None
+            row.error_count = 0
+            row.failing_since = None
+            row.next_check_at = now
+            row.updated_at = now
+        return reason
+
+    return db.write(work)
+
+
 def due_sources(
     db: Database,
     now: datetime,
@@ -128,13 +165,19 @@ def due_sources(
 ) -> list[SourceState]:
     """Return the enabled sources due at `now`, the longest overdue first.
 
+    Sources newswatch disabled itself (`disabled_reason`) are never returned.
+
     With `names`, return exactly those enabled sources of `kinds`, due or not (for
     `newswatch poll NAME`); unknown or disabled names are left out, so callers compare
     the result with what they asked for.
     """
     if names is not None and not names:
         return []
-    stmt = select(Source).where(Source.enabled.is_(True), Source.kind.in_(list(kinds)))
+    stmt = select(Source).where(
+        Source.enabled.is_(True),
+        Source.disabled_reason.is_(None),
+        Source.kind.in_(list(kinds)),
+    )
     if names is None:
         stmt = stmt.where(Source.next_check_at <= now)
     else:
@@ -157,6 +200,7 @@ def _state(row: Source) -> SourceState:
         interval_s=row.interval_s,
         error_count=row.error_count,
         body_hash=row.body_hash,
+        failing_since=row.failing_since,
     )
 
 
@@ -167,7 +211,9 @@ def record_checks(
 
     On success the next check is `checked_at + interval_s`; after the n-th error in a
     row it is `checked_at + min(interval_s * n, max_backoff_s)`. A result's own
-    `next_check_at` (adaptive interval, Retry-After, ...) overrides either.
+    `next_check_at` (adaptive interval, Retry-After, ...) overrides either. A result's
+    `moved_to` becomes the URL polled; its `disable` disables the source, its error
+    being the reason.
     """
     if not results:
         return
@@ -194,6 +240,9 @@ def record_checks(
 def _apply_check(row: Source, result: CheckResult, max_backoff_s: int) -> None:
     row.last_status = result.status
     row.last_checked_at = result.checked_at
+    if result.moved_to is not None and result.moved_to != row.url:
+        row.url = result.moved_to
+        row.moved_at = result.checked_at
     if result.interval_s is not None:
         row.interval_s = result.interval_s
     if result.error is None:
@@ -204,12 +253,17 @@ def _apply_check(row: Source, result: CheckResult, max_backoff_s: int) -> None:
             if result.body_hash is not None:
                 row.body_hash = result.body_hash
         row.error_count = 0
+        row.failing_since = None
         row.last_error = None
         if result.new_articles > 0:
             row.last_new_at = result.checked_at
         delay_s = row.interval_s
     else:
         row.error_count += 1
+        row.failing_since = row.failing_since or result.checked_at
         row.last_error = result.error[:MAX_ERROR_CHARS]
+        if result.disable:
+            row.disabled_reason = row.last_error
+            row.disabled_at = result.checked_at
         delay_s = min(row.interval_s * row.error_count, max_backoff_s)
     row.next_check_at = result.next_check_at or result.checked_at + timedelta(seconds=delay_s)

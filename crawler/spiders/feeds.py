@@ -20,7 +20,13 @@ from crawler.exceptions import FeedError
 from crawler.extraction import ExtractedPage
 from crawler.failures import describe_failure
 from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
-from crawler.fetching import extract_response, failed_request, response_header, response_headers
+from crawler.fetching import (
+    extract_response,
+    failed_request,
+    permanent_redirect,
+    response_header,
+    response_headers,
+)
 from crawler.items import ArticleItem
 from crawler.page_meta import FROM_FEED
 from crawler.polling import (
@@ -28,6 +34,7 @@ from crawler.polling import (
     Bounds,
     Hints,
     entry_frequency_interval,
+    failing_too_long,
     max_age,
     next_interval,
     retry_after,
@@ -63,6 +70,7 @@ class FeedSpider(Spider):
         pool: WorkerPool,
         feeds: Mapping[str, options.FeedOptions],
         bounds: Bounds = DEFAULT_BOUNDS,
+        disable_after_s: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,6 +79,7 @@ class FeedSpider(Spider):
         self.pool = pool
         self.feeds = feeds
         self.bounds = bounds
+        self.disable_after_s = disable_after_s
         self._polls: dict[int, _Poll] = {}
         self._store_errors: dict[int, str] = {}
 
@@ -87,6 +96,7 @@ class FeedSpider(Spider):
                 crawler.settings.getint(options.MAX_INTERVAL, DEFAULT_BOUNDS.max_s),
             ),
         )
+        kwargs.setdefault("disable_after_s", crawler.settings.getint(options.DISABLE_AFTER) or None)
         spider = cls(*args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
@@ -118,7 +128,8 @@ class FeedSpider(Spider):
         now = datetime.now(UTC)
         if response.status == 304:
             hints = Hints(max_age_s=max_age(response_header(response, b"Cache-Control")))
-            self._finish(source, self._scheduled(CheckResult(source.id, now, 304), source, hints))
+            result = self._scheduled(CheckResult(source.id, now, 304), source, hints)
+            self._finish(source, result, response)
             self._count("feeds_not_modified")
             return
         body_hash = hashlib.sha256(response.body).hexdigest()
@@ -134,7 +145,7 @@ class FeedSpider(Spider):
                 body_hash=body_hash,
             )
             hints = Hints(max_age_s=max_age(response_header(response, b"Cache-Control")))
-            self._finish(source, self._scheduled(unchanged, source, hints))
+            self._finish(source, self._scheduled(unchanged, source, hints), response)
             self._count("feeds_not_modified")
             return
         try:
@@ -192,7 +203,7 @@ class FeedSpider(Spider):
                 (entry.published_at for entry in parsed.entries), now, self.bounds
             ),
         )
-        self._finish(source, scheduled)
+        self._finish(source, scheduled, response, usable=True)
         if error:
             self.logger.warning(
                 "feed malformed source=%s url=%s entries=%d new=%d error=%s",
@@ -222,7 +233,11 @@ class FeedSpider(Spider):
             hints = Hints(retry_after_s=wait)
             if wait is not None:
                 reason = f"{reason}, retry after {wait}s"
-        result = CheckResult(source.id, now, status, error=reason)
+        # 410 Gone: the server says the feed is gone for good (RFC 9110, section 15.5.11).
+        gone = status == 410
+        if gone:
+            reason = f"{reason} Gone: the feed was removed for good"
+        result = CheckResult(source.id, now, status, error=reason, disable=gone)
         self._finish(source, self._scheduled(result, source, hints))
         self._count("feeds_failed")
         self.logger.warning(
@@ -317,7 +332,40 @@ class FeedSpider(Spider):
             interval_s=base,
         )
 
-    def _finish(self, source: SourceState, result: CheckResult) -> None:
+    def _finish(
+        self,
+        source: SourceState,
+        result: CheckResult,
+        response: Response | None = None,
+        usable: bool = False,
+    ) -> None:
+        """Settle a source's check: moved by a permanent redirect, or disabled, or as is.
+
+        A fetch that answered (200 or 304) after 301/308 redirects moves the source to
+        their target; a failed one moves nothing. A failure that continues a run of
+        errors longer than `disable_after_s` disables the source, unless the fetch
+        still gave `usable` entries (a sloppy but working feed).
+        """
+        if response is not None and result.error is None:
+            moved = permanent_redirect(response)
+            if moved is not None and moved != source.url:
+                result = replace(result, moved_to=moved)
+                self.logger.warning(
+                    "feed moved permanently source=%s url=%s to=%s",
+                    source.name,
+                    source.url,
+                    moved,
+                )
+        elif result.error and not result.disable and not usable:
+            since = source.failing_since
+            if failing_too_long(since, result.checked_at, self.disable_after_s):
+                longer = "longer than polling.disable_after"
+                error = f"{result.error}; failing since {since:%Y-%m-%d}, {longer}"
+                result = replace(result, error=error, disable=True)
+        if result.disable:
+            self.logger.warning(
+                "feed disabled source=%s url=%s reason=%s", source.name, source.url, result.error
+            )
         self._polls.setdefault(source.id, _Poll()).result = result
         self.crawler.signals.send_catch_log(feed_checked, source=source, result=result)
 

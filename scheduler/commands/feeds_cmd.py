@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,7 +17,8 @@ from scheduler.config import Config, config_path
 from scheduler.config_edit import NewFeed, add_feeds, remove_feed
 from scheduler.durations import parse_duration
 from scheduler.opml import read_opml, write_opml
-from scheduler.poller import http_settings
+from scheduler.poller import http_settings, sync_config
+from storage.sources import enable_source
 
 
 @click.group()
@@ -24,8 +26,8 @@ def feeds() -> None:
     """Add, remove, import and export the feeds of the config file.
 
     The file is edited in place: comments and layout are kept, and an edit that would
-    make the config invalid is refused. A running daemon picks the change up when it
-    is restarted.
+    make the config invalid is refused. A running daemon applies the change within a
+    few seconds (or at once on SIGHUP).
     """
 
 
@@ -77,6 +79,36 @@ def remove(ctx: click.Context, name: str) -> None:
     path = config_path(context.state(ctx).config_path)
     remove_feed(path, name)
     click.echo(f"removed feed {name}")
+
+
+@feeds.command()
+@click.argument("name")
+@click.pass_context
+def enable(ctx: click.Context, name: str) -> None:
+    """Poll the feed NAME again after newswatch disabled it (410 Gone, failing too long).
+
+    Its errors are forgotten and it is due at once; a running daemon polls it at its
+    next tick. A feed switched off in the config (enabled = false) is switched on
+    there, not by this command.
+    """
+    config = context.config(ctx)
+    feed = next((feed for feed in config.feeds if feed.name == name), None)
+    if feed is None:
+        raise context.InputError(f"newswatch: no feed named {name} in {config.path}")
+    if not feed.enabled:
+        raise context.InputError(
+            f"newswatch: feed {name} is disabled in the config: set enabled = true in {config.path}"
+        )
+    database = context.database(config)
+    try:
+        sync_config(config, database)
+        reason = enable_source(database, name, datetime.now(UTC))
+    finally:
+        database.dispose()
+    if reason is None:
+        click.echo(f"feed {name} is not disabled; nothing to do")
+    else:
+        click.echo(f"enabled feed {name} again (it was disabled: {reason})")
 
 
 @feeds.command("import")

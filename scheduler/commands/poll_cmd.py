@@ -21,7 +21,9 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     config = context.config(ctx)
     wanted = context.chosen(config.feeds, names, "feed", config)
     console = Console(stderr=True)
-    summary = context.run_poller(config, lambda poller: _poll(poller, wanted, console))
+    summary = context.run_poller(
+        config, lambda poller: _poll(poller, wanted, console, named=bool(names))
+    )
     click.echo(
         f"feeds: {summary.feeds}  fetched: {summary.fetched}  "
         f"not modified: {summary.not_modified}  failed: {summary.failed}  "
@@ -33,8 +35,16 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
         ctx.exit(1)
 
 
-async def _poll(poller: Poller, names: list[str], console: Console) -> PollSummary:
+async def _poll(poller: Poller, names: list[str], console: Console, named: bool) -> PollSummary:
     sources = await poller.due(names)
+    # Enabled in the config, yet left out: newswatch disabled it (410, failing too long).
+    stopped = sorted(set(names) - {source.name for source in sources})
+    if named and stopped:
+        listed = ", ".join(stopped)
+        raise context.InputError(
+            f"newswatch: feed {listed} was disabled by newswatch (`newswatch sources` says "
+            f"why; `newswatch feeds enable NAME` polls it again)"
+        )
     with context.progress_bar(console) as progress:
         task = progress.add_task("polling", total=len(sources))
 

@@ -22,7 +22,10 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     """Show each source's health: checks, interval, errors, articles, staleness.
 
     A source is "stale" when it has brought nothing new for ten of its intervals (and
-    at least three days), "failing" after an error, "disabled" when switched off.
+    at least three days), "failing" after an error, "disabled" when switched off in
+    the config or by newswatch itself (410 Gone, or failing for longer than
+    polling.disable_after; the notes say why). The notes also show a feed that a
+    permanent redirect moved.
     """
     config = context.config(ctx)
     database = context.database(config)
@@ -49,6 +52,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         "24h",
         "7d",
         "last error",
+        "notes",
     )
     for row in rows:
         table.add_row(
@@ -58,13 +62,14 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             row.state,
             _ago(row.last_checked_at, now),
             str(row.last_status or ""),
-            _ago(row.next_check_at, now) if row.enabled else "-",
+            _ago(row.next_check_at, now) if row.disabled_by is None else "-",
             format_duration(row.interval_s),
             str(row.error_count),
             str(row.articles),
             str(row.articles_24h),
             str(row.articles_7d),
             row.last_error or "",
+            row.notes,
         )
     console = Console()
     if not console.is_terminal:
