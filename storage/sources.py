@@ -156,6 +156,15 @@ def enable_source(db: Database, name: str, now: datetime) -> str | None:
     return db.write(work)
 
 
+def disabled_reasons(db: Database, names: Sequence[str]) -> dict[str, str]:
+    """Return why newswatch disabled each of the named sources it disabled, by name."""
+    stmt = select(Source.name, Source.disabled_reason).where(
+        Source.name.in_(list(names)), Source.disabled_reason.is_not(None)
+    )
+    with db.session() as session:
+        return {name: reason for name, reason in session.execute(stmt) if reason is not None}
+
+
 def due_sources(
     db: Database,
     now: datetime,

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import Source
 from storage.records import CheckResult, SourceSpec, SourceState
-from storage.sources import due_sources, record_checks, sync_sources
+from storage.sources import (
+    disabled_reasons,
+    due_sources,
+    enable_source,
+    record_checks,
+    sync_sources,
+)
 
 NOW = datetime(2024, 10, 15, 8, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -165,3 +171,60 @@ def test_shorter_interval_applies_now(database: Database) -> None:
         database, [SourceSpec("a", "feed", "http://a.test/", interval_s=600)], 86400, NOW + MINUTE
     )
     assert source_row(database, "a").updated_at == unchanged_before
+
+
+def test_a_permanent_move_survives_a_config_sync(database: Database) -> None:
+    spec = SourceSpec("a", "feed", "http://a.test/old.xml")
+    sync_sources(database, [spec], 900, NOW)
+    (state,) = due_sources(database, NOW)
+    moved = CheckResult(state.id, NOW, 200, etag='"v1"', moved_to="http://b.test/new.xml")
+    record_checks(database, [moved])
+    sync_sources(database, [spec], 900, NOW + MINUTE)  # a restart: the config is the same
+    row = source_row(database, "a")
+    assert (row.url, row.configured_url, row.moved_at) == (
+        "http://b.test/new.xml",
+        "http://a.test/old.xml",
+        NOW,
+    )
+    assert row.etag == '"v1"'  # the validators the new URL gave
+    # The user edits the URL: theirs wins over the move.
+    sync_sources(database, [SourceSpec("a", "feed", "http://c.test/")], 900, NOW + MINUTE)
+    row = source_row(database, "a")
+    assert (row.url, row.configured_url, row.moved_at, row.etag) == (
+        "http://c.test/",
+        "http://c.test/",
+        None,
+        None,
+    )
+
+
+def test_a_source_newswatch_disabled_stays_disabled_until_enabled(database: Database) -> None:
+    spec = SourceSpec("a", "feed", "http://a.test/")
+    sync_sources(database, [spec], 900, NOW)
+    (state,) = due_sources(database, NOW)
+    gone = CheckResult(state.id, NOW, 410, error="HTTP 410 Gone", disable=True)
+    record_checks(database, [gone])
+    later = NOW + timedelta(days=2)
+    assert due_sources(database, later) == []
+    assert disabled_reasons(database, ["a", "b"]) == {"a": "HTTP 410 Gone"}
+    # Neither a restart nor switching it off and on in the config brings it back.
+    sync_sources(database, [spec], 900, later)
+    sync_sources(database, [SourceSpec("a", "feed", "http://a.test/", enabled=False)], 900, later)
+    sync_sources(database, [spec], 900, later)
+    assert due_sources(database, later) == []
+    assert source_row(database, "a").disabled_at == NOW
+    assert enable_source(database, "a", later) == "HTTP 410 Gone"
+    (again,) = due_sources(database, later)
+    assert (again.error_count, again.failing_since) == (0, None)
+    assert enable_source(database, "a", later) is None  # not disabled: nothing to do
+
+
+def test_failing_since_marks_the_first_error_of_a_run(database: Database) -> None:
+    sync_sources(database, [SourceSpec("a", "feed", "http://a.test/")], 900, NOW)
+    (state,) = due_sources(database, NOW)
+    for hours in (0, 1, 2):
+        failed = CheckResult(state.id, NOW + timedelta(hours=hours), 500, error="HTTP 500")
+        record_checks(database, [failed])
+    assert source_row(database, "a").failing_since == NOW
+    record_checks(database, [CheckResult(state.id, NOW + timedelta(hours=3), 200)])
+    assert source_row(database, "a").failing_since is None

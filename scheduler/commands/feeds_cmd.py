@@ -85,9 +85,10 @@ def remove(ctx: click.Context, name: str) -> None:
 @click.argument("name")
 @click.pass_context
 def enable(ctx: click.Context, name: str) -> None:
-    """Poll the feed NAME again after newswatch disabled it (410 Gone, failing too long).
+    """Poll the feed NAME again after newswatch disabled it.
 
-    Its errors are forgotten and it is due at once; a running daemon polls it at its
+    newswatch disables a feed that answers 410 Gone, or that fails for longer than
+    polling.disable_after; `newswatch sources` says why. Its errors are forgotten and it is due at once; a running daemon polls it at its
     next tick. A feed switched off in the config (enabled = false) is switched on
     there, not by this command.
     """

@@ -6,8 +6,10 @@ import click
 from rich.console import Console
 
 from scheduler.commands import context
-from scheduler.poller import Poller, PollSummary
+from scheduler.config import Config
+from scheduler.poller import Poller, PollSummary, sync_config
 from storage.records import CheckResult, SourceState
+from storage.sources import disabled_reasons
 
 
 @click.command()
@@ -21,9 +23,9 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
     config = context.config(ctx)
     wanted = context.chosen(config.feeds, names, "feed", config)
     console = Console(stderr=True)
-    summary = context.run_poller(
-        config, lambda poller: _poll(poller, wanted, console, named=bool(names))
-    )
+    if names:
+        _refuse_disabled(config, wanted)
+    summary = context.run_poller(config, lambda poller: _poll(poller, wanted, console))
     click.echo(
         f"feeds: {summary.feeds}  fetched: {summary.fetched}  "
         f"not modified: {summary.not_modified}  failed: {summary.failed}  "
@@ -35,16 +37,23 @@ def poll(ctx: click.Context, names: tuple[str, ...]) -> None:
         ctx.exit(1)
 
 
-async def _poll(poller: Poller, names: list[str], console: Console, named: bool) -> PollSummary:
-    sources = await poller.due(names)
-    # Enabled in the config, yet left out: newswatch disabled it (410, failing too long).
-    stopped = sorted(set(names) - {source.name for source in sources})
-    if named and stopped:
-        listed = ", ".join(stopped)
+def _refuse_disabled(config: Config, names: list[str]) -> None:
+    """Refuse a named feed that newswatch disabled itself, saying why and how to undo it."""
+    database = context.database(config)
+    try:
+        sync_config(config, database)
+        reasons = disabled_reasons(database, names)
+    finally:
+        database.dispose()
+    for name, reason in sorted(reasons.items()):
         raise context.InputError(
-            f"newswatch: feed {listed} was disabled by newswatch (`newswatch sources` says "
-            f"why; `newswatch feeds enable NAME` polls it again)"
+            f"newswatch: feed {name} was disabled by newswatch: {reason} "
+            f"(`newswatch feeds enable {name}` polls it again)"
         )
+
+
+async def _poll(poller: Poller, names: list[str], console: Console) -> PollSummary:
+    sources = await poller.due(names)
     with context.progress_bar(console) as progress:
         task = progress.add_task("polling", total=len(sources))
 

@@ -73,7 +73,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         )
     console = Console()
     if not console.is_terminal:
-        console.width = 250  # piped: no terminal to fit, so never cut a cell short
+        console.width = 1000  # piped: no terminal to fit, so never cut a cell short
     console.print(table)
 
 
