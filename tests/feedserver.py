@@ -61,6 +61,7 @@ __all__ = [
     "Entry",
     "FaultKind",
     "FeedServer",
+    "InFlight",
     "Request",
     "Resource",
     "SampleArticle",
@@ -416,14 +417,49 @@ def strong_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+class InFlight:
+    """Requests being answered at once, per host and in all, and the most ever seen.
+
+    Share one between servers bound to different loopback addresses (127.0.0.1,
+    127.0.0.2, ...: all loopback on Linux) to see a client's per-host and global limits.
+    A request counts from the moment its request line is read until its answer is
+    written, so a slow ("hang" with ``delay``) answer keeps it in flight.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: dict[str, int] = {}
+        self._total = 0
+        self.peak: dict[str, int] = {}  # host -> most requests in flight at once
+        self.peak_total = 0
+
+    @contextlib.contextmanager
+    def serving(self, host: str) -> Iterator[None]:
+        with self._lock:
+            self._now[host] = self._now.get(host, 0) + 1
+            self._total += 1
+            self.peak[host] = max(self.peak.get(host, 0), self._now[host])
+            self.peak_total = max(self.peak_total, self._total)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now[host] -= 1
+                self._total -= 1
+
+
 class FeedServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 with programmable feeds, pages and faults.
 
     All setters and recorders are thread-safe; change them between or during requests.
-    Unknown paths answer 404. ``stop()`` never waits on a hanging request.
+    Unknown paths answer 404. ``stop()`` never waits on a hanging request. ``host`` binds
+    another loopback address; ``in_flight`` (shared between servers, or the server's
+    own) records how many requests it answers at once.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = HOST, in_flight: InFlight | None = None) -> None:
+        self.host = host
+        self.in_flight = in_flight if in_flight is not None else InFlight()
         self._requested_port = port
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -447,7 +483,7 @@ class FeedServer:
         if self._httpd is not None:
             raise RuntimeError("FeedServer already started")
         self._stopping.clear()
-        httpd = _HTTPServer((HOST, self._requested_port), _Handler, self)
+        httpd = _HTTPServer((self.host, self._requested_port), _Handler, self)
         self._httpd = httpd
         self._requested_port = self.port
         self._serve_thread = threading.Thread(
@@ -510,7 +546,7 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         """Absolute URL for ``path`` on this server."""
@@ -829,6 +865,11 @@ class _Handler(BaseHTTPRequestHandler):
     # -- dispatch ----------------------------------------------------------------------
 
     def _serve(self, head: bool) -> None:
+        owner = self.server.owner
+        with owner.in_flight.serving(owner.host):
+            self._answer(head)
+
+    def _answer(self, head: bool) -> None:
         owner = self.server.owner
         split = urlsplit(self.path)
         path, query = split.path or "/", split.query

@@ -1,0 +1,80 @@
+"""`daemon.per_host` and `daemon.concurrency` hold: the servers count requests in flight.
+
+Three FeedServers on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (three hosts to the client, all
+loopback) share one InFlight recorder, and answer every feed slowly, so that requests
+pile up to whatever limit the client keeps. One `newswatch poll` of all the feeds; the
+peaks must reach the limit (or the test proves nothing) and never pass it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.daemon_helpers import run_command, sqlite_url
+from tests.feedserver import Entry, FeedServer, InFlight
+
+HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+FEEDS_PER_HOST = 5
+SLOW_S = 0.6  # long enough for every allowed request to be in flight at once
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[list[FeedServer], InFlight]]:
+    in_flight = InFlight()
+    with ExitStack() as stack:
+        started = [
+            stack.enter_context(FeedServer(host=host, in_flight=in_flight)) for host in HOSTS
+        ]
+        entry = Entry("1", "A story", "https://n.example/1", "Text.", datetime.now(UTC))
+        for server in started:
+            for number in range(FEEDS_PER_HOST):
+                server.set_feed(f"/{number}.xml", [entry])
+                server.set_fault(f"/{number}.xml", "hang", delay=SLOW_S)
+        yield started, in_flight
+
+
+def write_config(folder: Path, servers: list[FeedServer], concurrency: int, per_host: int) -> Path:
+    config = folder / "config.toml"
+    feeds = "".join(
+        f'[[feeds]]\nname = "h{index}-{number}"\nurl = "{server.url(f"/{number}.xml")}"\n\n'
+        for index, server in enumerate(servers)
+        for number in range(FEEDS_PER_HOST)
+    )
+    config.write_text(
+        f'[storage]\nurl = "{sqlite_url(config)}"\n\n'
+        f"[daemon]\nconcurrency = {concurrency}\nper_host = {per_host}\n\n{feeds}",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "per_host", "total"),
+    [
+        (4, 2, 4),  # the global limit binds: 3 hosts x 2 would be 6
+        (16, 3, 9),  # per_host binds on every host
+    ],
+)
+def test_per_host_and_concurrency_are_never_exceeded(
+    servers: tuple[list[FeedServer], InFlight],
+    tmp_path: Path,
+    concurrency: int,
+    per_host: int,
+    total: int,
+) -> None:
+    started, in_flight = servers
+    done = run_command(write_config(tmp_path, started, concurrency, per_host), "poll")
+    assert done.returncode == 0, done.stderr
+    assert f"feeds: {len(HOSTS) * FEEDS_PER_HOST}  fetched: {len(HOSTS) * FEEDS_PER_HOST}" in (
+        done.stdout
+    )
+    assert sorted(in_flight.peak) == sorted(HOSTS)
+    assert max(in_flight.peak.values()) == per_host, in_flight.peak
+    assert in_flight.peak_total == total, in_flight.peak
+    if total == len(HOSTS) * per_host:
+        assert set(in_flight.peak.values()) == {per_host}
