@@ -9,14 +9,14 @@ import signal
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.workers import WorkerPool
 from scheduler import loop
 from scheduler.config import Config
 from scheduler.poller import Poller, sync_config
+from scheduler.reload import TICK_JOB, ConfigReloader, watch_interval
+from scheduler.site_jobs import schedule_sites
 from storage.db import Database
 
 log = logging.getLogger("newswatch.daemon")
@@ -45,6 +45,7 @@ class Daemon:
                 "misfire_grace_time": max(30, int(config.daemon.tick_s)),
             },
         )
+        self.reloader = ConfigReloader(self)
         self._stopped = asyncio.Event()
         self._stopping = False
 
@@ -53,36 +54,24 @@ class Daemon:
         self.scheduler.add_job(
             self.poller.tick,
             IntervalTrigger(seconds=self.config.daemon.tick_s),
-            id="tick",
+            id=TICK_JOB,
             name="poll due feeds",
             next_run_time=datetime.now(UTC),
         )
-        for site in self.config.sites:
-            if not site.enabled:
-                continue
-            trigger: BaseTrigger
-            if site.schedule:
-                trigger = CronTrigger.from_crontab(
-                    site.schedule, timezone=self.config.daemon.tzinfo
-                )
-            else:
-                interval = site.interval_s or self.config.polling.default_interval_s
-                trigger = IntervalTrigger(seconds=interval)
-            # One job per site; max_instances=1 (the default above) keeps two runs of the
-            # same site from overlapping, while different sites run side by side.
-            self.scheduler.add_job(
-                self.poller.site_job,
-                trigger,
-                args=[site.name],
-                id=f"site:{site.name}",
-                name=f"crawl site {site.name}",
-            )
+        schedule_sites(self.scheduler, self.poller.site_job, None, self.config)
+        self.scheduler.add_job(
+            self.reloader.check,
+            IntervalTrigger(seconds=watch_interval(self.config)),
+            id="config",
+            name="apply config.toml changes",
+        )
 
     async def main(self) -> None:
         """Run until a signal asks to stop, then stop in order."""
         running = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             running.add_signal_handler(signum, self.request_stop, signum)
+        running.add_signal_handler(signal.SIGHUP, self.reloader.request)
         self.add_jobs()
         self.scheduler.start()
         log.info(

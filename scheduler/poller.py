@@ -158,8 +158,19 @@ class Poller:
     def __init__(self, config: Config, database: Database, pool: WorkerPool) -> None:
         self.config = config
         self.database = database
+        self.pool = pool
         self.runner = AsyncCrawlerRunner(scrapy_settings(config, database, pool))
         self._stopping = False
+
+    def apply(self, config: Config) -> None:
+        """Use `config` from the next crawl on; crawls already running keep theirs."""
+        self.config = config
+        # The runner stays (one per process, DESIGN.md); its settings are what
+        # create_crawler() copies into each new Crawler (Crawler.__init__ takes
+        # settings.copy()), so new ones reach the next crawl and no running one. A Crawler
+        # built here with its own settings would get the runner's merged in as defaults
+        # by crawl() (Scrapy 2.19): two sources of settings for one crawl.
+        self.runner.settings = scrapy_settings(config, self.database, self.pool)
 
     async def due(self, names: Sequence[str] | None = None) -> list[SourceState]:
         """Return the feeds due now, or the named feeds whatever their due time."""

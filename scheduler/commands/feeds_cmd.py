@@ -88,9 +88,9 @@ def enable(ctx: click.Context, name: str) -> None:
     """Poll the feed NAME again after newswatch disabled it.
 
     newswatch disables a feed that answers 410 Gone, or that fails for longer than
-    polling.disable_after; `newswatch sources` says why. Its errors are forgotten and it is due at once; a running daemon polls it at its
-    next tick. A feed switched off in the config (enabled = false) is switched on
-    there, not by this command.
+    polling.disable_after; `newswatch sources` says why. Its errors are forgotten and
+    it is due at once: a running daemon polls it at its next tick. A feed switched off
+    in the config (enabled = false) is switched on there, not by this command.
     """
     config = context.config(ctx)
     feed = next((feed for feed in config.feeds if feed.name == name), None)
