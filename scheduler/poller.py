@@ -220,7 +220,9 @@ class Poller:
 
     async def site_job(self, name: str) -> None:
         """Crawl one site; the scheduler's cron or interval job for that site calls this."""
-        if not self._stopping:
+        # A reload may have removed or disabled the site since the job fired.
+        wanted = any(site.name == name and site.enabled for site in self.config.sites)
+        if wanted and not self._stopping:
             await self.crawl_sites([name])
 
     async def stop(self) -> None:
