@@ -269,3 +269,22 @@ def test_a_new_url_in_the_config_enables_a_disabled_feed(polls: Polls) -> None:
     assert down["url"] == polls.server.url("/down2.xml")
     assert down["error_count"] == 0 and down["articles"] == 3
     assert polls.server.count("/down.xml") == polls.requests["/down.xml"]  # nor the old URL
+
+
+def test_feeds_enable_refuses_unknown_feeds_and_ones_the_config_switched_off(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "{sqlite_url(config)}"\n\n'
+        '[[feeds]]\nname = "off"\nurl = "https://n.example/feed.xml"\nenabled = false\n',
+        encoding="utf-8",
+    )
+    unknown = invoke(config, "feeds", "enable", "nosuch")
+    assert unknown.exit_code == 2
+    assert unknown.output.strip() == f"newswatch: no feed named nosuch in {config}"
+    off = invoke(config, "feeds", "enable", "off")
+    assert off.exit_code == 2
+    assert off.output.strip() == (
+        f"newswatch: feed off is disabled in the config: set enabled = true in {config}"
+    )
