@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
 from scheduler.config import Config
+from scheduler.leases import Leases
 from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
 from storage.db import Database
 from storage.records import CheckResult, SourceSpec, SourceState, TopicSpec
@@ -26,6 +28,10 @@ from storage.topics import sync_topics
 log = logging.getLogger("newswatch.poller")
 
 ProgressCallback = Callable[[SourceState, CheckResult], None]
+
+# A tick claims at most this many due feeds per request slot, then claims again when that
+# batch is done: several daemons share a backlog instead of one taking all of it.
+CLAIM_PER_SLOT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +160,32 @@ def sync_config(config: Config, database: Database) -> None:
 class Poller:
     """Run feed crawls on one runner; one poller per process."""
 
-    def __init__(self, config: Config, database: Database, pool: WorkerPool) -> None:
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        pool: WorkerPool,
+        extra_settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.database = database
-        self.runner = AsyncCrawlerRunner(scrapy_settings(config, database, pool))
+        settings = scrapy_settings(config, database, pool)
+        settings.setdict(dict(extra_settings or {}), priority="cmdline")
+        self.runner = AsyncCrawlerRunner(settings)
+        self.leases = Leases(
+            database, config.daemon.lease_s, config.daemon.concurrency * CLAIM_PER_SLOT
+        )
+        self.last_tick: float | None = None  # time.monotonic() when the last tick ended
         self._stopping = False
 
     async def due(self, names: Sequence[str] | None = None) -> list[SourceState]:
-        """Return the feeds due now, or the named feeds whatever their due time."""
+        """Claim a batch of the feeds due now, or return the named feeds, due or not.
+
+        The claimed feeds must be polled inside `self.leases.held(...)`, which releases
+        them; the named ones are not claimed (`newswatch poll NAME` is a user's request).
+        """
+        if names is None:
+            return await self.leases.claim()
         now = datetime.now(UTC)
         return await asyncio.to_thread(due_sources, self.database, now, ("feed",), names)
 
@@ -194,11 +218,17 @@ class Poller:
         return summary
 
     async def tick(self) -> None:
-        """Poll every feed that is due; the scheduler's timer calls this."""
-        sources = await self.due()
-        # A stop may have begun while the due feeds were read: start no crawl then.
-        if sources and not self._stopping:
-            await self.poll(sources)
+        """Poll every feed that is due, a claimed batch at a time; the timer calls this."""
+        while not self._stopping:
+            sources = await self.due()
+            async with self.leases.held(sources):
+                # A stop may have begun while the feeds were claimed: start no crawl then.
+                if sources and not self._stopping:
+                    await self.poll(sources)
+            # A short batch was all that was due (to this daemon): the tick is done.
+            if len(sources) < self.leases.batch:
+                break
+        self.last_tick = time.monotonic()
 
     async def crawl_sites(
         self, names: Sequence[str], progress: SiteProgress | None = None

@@ -99,6 +99,9 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]
     last_new_at: Mapped[datetime | None]
+    # The daemon polling the source now and until when (storage.claims); NULL: nobody.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
