@@ -43,6 +43,7 @@ from scheduler.config_model import (
     TopicConfig,
 )
 from scheduler.durations import format_duration, parse_duration
+from scheduler.logs import LOG_FORMATS
 from scheduler.toml_reader import KeyPath, TomlReader, toml_type
 from storage.records import DEFAULT_DEDUPE, DedupeSettings
 
@@ -503,9 +504,6 @@ _SITE_KEYS = (
     "keep_unmatched",
     "enabled",
 )
-
-
-LOG_FORMATS = ("text", "json")
 
 
 def listen_address(raw: str) -> tuple[str, int]:

@@ -77,9 +77,7 @@ class Leases:
             await asyncio.sleep(self.lease_s / RENEWALS_PER_LEASE)
             until = datetime.now(UTC) + timedelta(seconds=self.lease_s)
             try:
-                held = await asyncio.to_thread(
-                    renew_claims, self.database, self.owner, ids, until
-                )
+                held = await asyncio.to_thread(renew_claims, self.database, self.owner, ids, until)
             except (StorageError, SQLAlchemyError) as exc:
                 # Try again at the next renewal; the lease still has two thirds to run.
                 log.warning("lease renewal failed feeds=%d error=%s", len(ids), one_line(exc))

@@ -175,7 +175,8 @@ class Poller:
         self.leases = Leases(
             database, config.daemon.lease_s, config.daemon.concurrency * CLAIM_PER_SLOT
         )
-        self.last_tick: float | None = None  # time.monotonic() when the last tick ended
+        # time.monotonic() when a tick last began or ended a batch; None: no tick yet.
+        self.last_tick: float | None = None
         self._stopping = False
 
     async def due(self, names: Sequence[str] | None = None) -> list[SourceState]:
@@ -220,6 +221,7 @@ class Poller:
     async def tick(self) -> None:
         """Poll every feed that is due, a claimed batch at a time; the timer calls this."""
         while not self._stopping:
+            self.last_tick = time.monotonic()
             sources = await self.due()
             async with self.leases.held(sources):
                 # A stop may have begun while the feeds were claimed: start no crawl then.

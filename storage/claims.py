@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.models import Source
 from storage.records import SourceState
 from storage.sources import _state as source_state
-from storage.sql import chunked
+from storage.sql import chunked, rowcount
 
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
@@ -78,9 +78,7 @@ def release_claims(db: Database, owner: str, ids: Sequence[int]) -> int:
     return _update_claims(db, owner, ids, {"claimed_by": None, "claimed_until": None})
 
 
-def _update_claims(
-    db: Database, owner: str, ids: Sequence[int], values: dict[str, object]
-) -> int:
+def _update_claims(db: Database, owner: str, ids: Sequence[int], values: dict[str, object]) -> int:
     if not ids:
         return 0
 
@@ -93,9 +91,7 @@ def _update_claims(
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            result = session.execute(stmt)
-            assert isinstance(result, CursorResult)
-            count += result.rowcount
+            count += rowcount(session.execute(stmt))
         return count
 
     return db.write(work)
@@ -111,3 +107,23 @@ def waiting_sources(db: Database, now: datetime, kinds: Sequence[str] = ("feed",
     )
     with db.session() as session:
         return int(session.scalar(stmt) or 0)
+
+
+def forget_claims(db: Database) -> int:
+    """Drop every lease; return how many there were.
+
+    Only for a daemon holding the single-daemon lock of a SQLite file: no other daemon
+    can be polling, so leases left by a killed predecessor are stale, and waiting for
+    them to run out would only delay the restart.
+    """
+
+    def work(session: Session) -> int:
+        stmt = (
+            update(Source)
+            .where(Source.claimed_by.is_not(None))
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(session.execute(stmt))
+
+    return db.write(work)

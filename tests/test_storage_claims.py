@@ -90,9 +90,7 @@ def test_a_claim_skips_rows_another_transaction_is_claiming(pg_database: Databas
     add_feeds(pg_database, 3)
     with pg_database.engine.connect() as other:
         # Another daemon's claim transaction, caught between its SELECT and its COMMIT.
-        other.execute(
-            text("SELECT id FROM sources ORDER BY id LIMIT 1 FOR UPDATE")
-        ).scalar_one()
+        other.execute(text("SELECT id FROM sources ORDER BY id LIMIT 1 FOR UPDATE")).scalar_one()
         result: list[list[str]] = []
         worker = threading.Thread(
             target=lambda: result.append(
