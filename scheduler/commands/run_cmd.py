@@ -32,7 +32,7 @@ def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> o
 @click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
-    help="text lines, or json: one JSON object per line (default: daemon.log_format).",
+    help="Log as text lines, or as json: one JSON object per line (default: daemon.log_format).",
 )
 @click.pass_context
 def run(ctx: click.Context, metrics: tuple[str, int] | None, log_format: str | None) -> None:
