@@ -221,7 +221,8 @@ class _ConfigReader(TomlReader):
         metrics = None
         if "metrics" in table:
             raw = self.value(table, ("daemon", "metrics"), str, "")
-            metrics = self.listen_address(raw, ("daemon", "metrics"))
+            # "" turns it off, as leaving the key out does.
+            metrics = self.listen_address(raw, ("daemon", "metrics")) if raw else None
         log_format = self.value(table, ("daemon", "log_format"), str, "text")
         if log_format not in LOG_FORMATS:
             choices = " or ".join(LOG_FORMATS)
