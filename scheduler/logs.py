@@ -26,6 +26,8 @@ TEXT_DATES = "%Y-%m-%dT%H:%M:%S%z"
 _PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
 # ` key=` starting a field, in a format string or a rendered message.
 _FIELD = re.compile(r"(?:^|\s)([a-z][a-z0-9_]*)=")
+# "key=" right before a placeholder.
+_KEY_BEFORE = re.compile(r"(?:^|\s)([a-z][a-z0-9_]*)=$")
 # Keys of every JSON record; a field of the same name is suffixed with "_".
 _RESERVED = frozenset({"time", "level", "logger", "event", "message", "exception"})
 
@@ -74,24 +76,20 @@ class JsonFormatter(logging.Formatter):
 
 def _fields(record: logging.LogRecord, message: str) -> tuple[str, dict[str, Any]]:
     """Return the record's event (the text before its first key) and its key=value fields."""
+    event, fields = _parse(message)
     template = record.msg if isinstance(record.msg, str) else message
     args = record.args if isinstance(record.args, tuple) else ()
-    if args:
-        fields: dict[str, Any] = {}
-        # Each placeholder consumes one argument in order ("%%" consumes none); those
-        # right after "key=" are fields, with the argument's own type.
-        position = 0
-        for match in _PLACEHOLDER.finditer(template):
-            if match.group() == "%%":
-                continue
-            before = template[: match.start()]
-            key = re.search(r"(?:^|\s)([a-z][a-z0-9_]*)=$", before)
-            if key and position < len(args):
-                fields[key.group(1)] = _plain(args[position])
-            position += 1
-        if fields:
-            return _parse(message)[0], fields
-    return _parse(message)
+    # Each placeholder consumes one argument in order ("%%" consumes none); those right
+    # after "key=" give that field the argument's own type (a count stays a number).
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        if match.group() == "%%":
+            continue
+        key = _KEY_BEFORE.search(template, 0, match.start())
+        if key and position < len(args):
+            fields[key.group(1)] = _plain(args[position])
+        position += 1
+    return event, fields
 
 
 def _parse(message: str) -> tuple[str, dict[str, Any]]:

@@ -170,3 +170,11 @@ def test_daemon_logs_json_lines(feed_server: FeedServer, tmp_path: Path) -> None
     assert isinstance(done["fetched"], int)
     assert {"time", "level", "logger", "event", "message"} <= set(done)
     assert "daemon stopped" in events
+
+
+def test_literal_and_typed_fields_mix() -> None:
+    data = as_json(
+        record("endpoint listening url=http://%s:%d/ paths=/healthz batch=%d", "h", 9, 4)
+    )
+    assert (data["url"], data["paths"], data["batch"]) == ("http://h:9/", "/healthz", 4)
+    assert data["event"] == "endpoint listening"
