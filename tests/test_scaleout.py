@@ -73,8 +73,10 @@ def serve_feeds(
     return specs
 
 
-def scale_config(tmp_path: Path, server: FeedServer, feeds: list[FeedSpec], lease: str) -> Path:
-    config = write_config(tmp_path, server, feeds)
+def scale_config(
+    tmp_path: Path, server: FeedServer, feeds: list[FeedSpec], lease: str, timeout: str = "5s"
+) -> Path:
+    config = write_config(tmp_path, server, feeds, timeout=timeout)
     text = config.read_text(encoding="utf-8")
     text = text.replace("per_host = 2", f'per_host = 8\nlease = "{lease}"')
     config.write_text(text, encoding="utf-8")
@@ -132,15 +134,15 @@ def test_a_killed_daemons_feeds_are_taken_over_after_its_lease(
 ) -> None:
     count, lease_s = 24, 3
     feeds = serve_feeds(feed_server, count, interval="1h", full_text=True)  # one due time
-    # The pages are slow, so a daemon is mid-crawl, holding leases, when it is killed.
+    # The pages hang, so the victim is mid-crawl, holding leases, when it is killed.
     for n in range(count):
         for k in range(2):
             path = f"/a/{n}/{k}"
             feed_server.set_page(
                 path, f"<html><body><p>Report {n}.{k}: DPRK, Russia.</p></body></html>"
             )
-            feed_server.set_fault(path, "hang", delay=1.0)
-    config = scale_config(tmp_path, feed_server, feeds, lease=f"{lease_s}s")
+            feed_server.set_fault(path, "hang", delay=60)  # until the kill
+    config = scale_config(tmp_path, feed_server, feeds, lease=f"{lease_s}s", timeout="60s")
     env = {"NEWSWATCH_DATABASE_URL": pg_url}
     victim = Daemon(config, tmp_path / "victim.log", env).start()
     try:
@@ -168,11 +170,20 @@ def test_a_killed_daemons_feeds_are_taken_over_after_its_lease(
                 interval=0.2,
             )
             with running(config, tmp_path / "survivor.log", env) as survivor:
-                time.sleep(0.5)
+                wait_until(
+                    lambda: "daemon started" in survivor.stderr(),
+                    START_TIMEOUT,
+                    "the survivor running beside the victim",
+                    daemon=survivor,
+                )
+                time.sleep(1)  # a tick or so: it finds every due feed leased
                 leased = held_by_victim()
                 victim.send(signal.SIGKILL, group=True)
                 killed_at = time.time()
                 assert victim.wait(10) == -signal.SIGKILL
+                for n in range(count):
+                    for k in range(2):
+                        feed_server.clear_fault(f"/a/{n}/{k}")
                 wait_until(
                     lambda: checked(pg_url) == count,
                     START_TIMEOUT,
