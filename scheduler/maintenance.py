@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.config import Config
+from scheduler.durations import format_duration
 from storage.db import Database, one_line
 from storage.exceptions import StorageError
 from storage.locks import singleton
@@ -41,7 +42,7 @@ def run_maintenance(config: Config, database: Database) -> MaintenanceReport | N
         log.info(
             "maintenance done pruned=%d keep=%s statements=%s",
             report.pruned,
-            f"{config.storage.keep_s}s" if config.storage.keep_s is not None else "all",
+            format_duration(config.storage.keep_s) if config.storage.keep_s else "forever",
             ",".join(report.statements),
         )
         return report
