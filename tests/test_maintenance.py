@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from scheduler.commands.dedupe_cmd import REBUILD_LOCK
 from scheduler.config import ConfigError, config_from_text
 from scheduler.maintenance import LOCK_NAME, run_maintenance
 from storage.articles import store_articles
@@ -156,3 +157,22 @@ def test_keep_must_be_a_duration(tmp_path: Path, keep: str, message: str) -> Non
     (problem,) = caught.value.problems
     assert problem.key == "storage.keep" and problem.line == 3
     assert message in problem.message
+
+
+def test_dedupe_rebuild_refuses_to_run_twice_at_once(pg_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\nurl = "{pg_url}"\n', encoding="utf-8")
+    db = Database.open(pg_url)
+    db.upgrade()
+    try:
+        with singleton(db, REBUILD_LOCK) as held:
+            assert held
+            busy = run_command(config, "dedupe", "rebuild")
+        done = run_command(config, "dedupe", "rebuild")
+    finally:
+        db.dispose()
+    assert busy.returncode == 1
+    assert "dedupe rebuild is already running" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    assert done.returncode == 0, done.stderr
+    assert "articles: 0" in done.stdout
