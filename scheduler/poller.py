@@ -170,7 +170,10 @@ class Poller:
         self.config = config
         self.database = database
         settings = scrapy_settings(config, database, pool)
-        settings.setdict(dict(extra_settings or {}), priority="cmdline")
+        for key, value in (extra_settings or {}).items():
+            # Component dicts (EXTENSIONS, ...) add to the project's, never replace them.
+            merged = {**settings.getdict(key), **value} if isinstance(value, dict) else value
+            settings.set(key, merged, priority="cmdline")
         self.runner = AsyncCrawlerRunner(settings)
         self.leases = Leases(
             database, config.daemon.lease_s, config.daemon.concurrency * CLAIM_PER_SLOT
