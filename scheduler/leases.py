@@ -37,7 +37,7 @@ def daemon_id() -> str:
 class Leases:
     """Claim batches of due feeds for one daemon and hold them while they are polled."""
 
-    def __init__(self, database: Database, lease_s: int, batch: int) -> None:
+    def __init__(self, database: Database, lease_s: int, batch: int | None) -> None:
         self.database = database
         self.lease_s = lease_s
         self.batch = batch

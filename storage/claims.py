@@ -36,10 +36,11 @@ def claim_due(
     owner: str,
     now: datetime,
     lease_s: int,
-    limit: int,
+    limit: int | None,
     kinds: Sequence[str] = ("feed",),
 ) -> list[SourceState]:
-    """Lease up to `limit` enabled sources due at `now` to `owner`, the longest overdue first.
+    """Lease up to `limit` (None: all) enabled sources due at `now` to `owner`, the longest
+    overdue first.
 
     A source leased to another daemon whose lease has not run out is never returned.
     """
@@ -54,7 +55,7 @@ def claim_due(
                 _unclaimed(now),
             )
             .order_by(Source.next_check_at, Source.id)
-            .limit(limit)
+            .limit(limit)  # LIMIT NULL is no limit
             # Skip, not wait for, rows another daemon is claiming in this instant.
             .with_for_update(skip_locked=True)
         )

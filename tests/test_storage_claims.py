@@ -132,3 +132,9 @@ def test_lock_keys_are_stable_and_distinct() -> None:
     assert lock_key("maintenance") == lock_key("maintenance")
     assert lock_key("maintenance") != lock_key("dedupe rebuild")
     assert -(2**63) <= lock_key("export:daily") < 2**63
+
+
+def test_without_a_limit_every_due_source_is_claimed(database: Database) -> None:
+    add_feeds(database, 5)
+    assert len(claim_due(database, "only-daemon", NOW, LEASE_S, limit=None)) == 5
+    assert waiting_sources(database, NOW) == 0
