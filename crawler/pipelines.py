@@ -30,6 +30,9 @@ from storage.sightings import record_rejected
 
 log = logging.getLogger("newswatch.store")
 
+# Crawl stats key prefix of the new articles per topic: "newswatch/articles_new_topic/NAME".
+NEW_BY_TOPIC_STAT = "newswatch/articles_new_topic/"
+
 
 class NormalisePipeline:
     """Canonicalise the URL, tidy the text, and drop impossible dates."""
@@ -196,6 +199,8 @@ class StorePipeline:
         self.stats.inc_value("newswatch/articles_known", stats.known)
         self.stats.inc_value("newswatch/articles_near_duplicate", stats.near_duplicates)
         self.stats.inc_value("newswatch/articles_updated", stats.updated)
+        for topic, count in stats.new_by_topic.items():
+            self.stats.inc_value(f"{NEW_BY_TOPIC_STAT}{topic}", count)
 
 
 def _language_in(language: str, allowed: Sequence[str]) -> bool:

@@ -6,8 +6,6 @@ non-zero exit status. A mistake in the user's input never shows a traceback.
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from scheduler.commands import (
 )
 from scheduler.commands.context import InputError, State, UserError
 from scheduler.config import ConfigError
+from scheduler.logs import configure_logging
 from storage.exceptions import StorageError
 
 
@@ -59,28 +58,6 @@ def app(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool)
     """Watch news feeds for your topics; store each article once; export them daily."""
     ctx.obj = State(config_path=config_path, verbosity=-1 if quiet else verbose)
     configure_logging(ctx.obj.verbosity)
-
-
-def configure_logging(verbosity: int) -> None:
-    """Log one line per event to stderr; Scrapy's own chatter only when asked."""
-    ours = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    libraries = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
-        verbosity, logging.DEBUG
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(ours)
-    for name in ("scrapy", "twisted", "py.warnings", "apscheduler", "trafilatura", "htmldate"):
-        logging.getLogger(name).setLevel(libraries)
-    # The spider logs each failed feed once, with its source; Scrapy's retry log repeats it.
-    logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(
-        logging.CRITICAL if verbosity < 1 else logging.DEBUG
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING if verbosity < 1 else logging.INFO)
 
 
 app.add_command(run_cmd.run)

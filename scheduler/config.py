@@ -43,6 +43,7 @@ from scheduler.config_model import (
     TopicConfig,
 )
 from scheduler.durations import format_duration, parse_duration
+from scheduler.logs import LOG_FORMATS
 from scheduler.toml_reader import KeyPath, TomlReader, toml_type
 from storage.records import DEFAULT_DEDUPE, DedupeSettings
 
@@ -60,6 +61,7 @@ __all__ = [
     "check_config",
     "config_from_text",
     "config_path",
+    "listen_address",
     "load_config",
     "parse_duration",
 ]
@@ -173,13 +175,16 @@ class _ConfigReader(TomlReader):
     def storage(
         self, data: Mapping[str, object], base: Path, env: Mapping[str, str]
     ) -> StorageConfig:
-        table = self.table(data, "storage", ("url",))
+        table = self.table(data, "storage", ("url", "keep"))
         url = self.value(table, ("storage", "url"), str, DEFAULT_DATABASE_URL)
         url = self.database_url(url, ("storage", "url"), base)
         # A relative path in the environment is relative to where the user typed it.
         if override := env.get("NEWSWATCH_DATABASE_URL"):
             url = self.database_url(override, "NEWSWATCH_DATABASE_URL", Path.cwd())
-        return StorageConfig(url)
+        keep = None
+        if "keep" in table:
+            keep = self.duration(table["keep"], ("storage", "keep"), None)
+        return StorageConfig(url, keep_s=keep)
 
     def database_url(self, raw: str, where: KeyPath | str, base: Path) -> str:
         """Return `raw` checked, with a relative SQLite path made absolute against `base`."""
@@ -200,8 +205,7 @@ class _ConfigReader(TomlReader):
         return url.set(database=str(base / database)).render_as_string(hide_password=False)
 
     def daemon(self, data: Mapping[str, object], env: Mapping[str, str]) -> DaemonConfig:
-        keys = ("timezone", "tick", "user_agent", "concurrency", "per_host")
-        table, defaults = self.table(data, "daemon", keys), DaemonConfig()
+        table, defaults = self.table(data, "daemon", _DAEMON_KEYS), DaemonConfig()
         timezone = self.value(table, ("daemon", "timezone"), str, "UTC")
         timezone = self.timezone(timezone, ("daemon", "timezone"))
         if override := env.get("NEWSWATCH_TIMEZONE"):
@@ -213,13 +217,35 @@ class _ConfigReader(TomlReader):
         if not user_agent.strip():
             self.problem(("daemon", "user_agent"), "must not be empty")
         user_agent = env.get("NEWSWATCH_USER_AGENT") or user_agent
+        lease = self.duration(table.get("lease", "5m"), ("daemon", "lease"), defaults.lease_s)
+        metrics = None
+        if "metrics" in table:
+            raw = self.value(table, ("daemon", "metrics"), str, "")
+            # "" turns it off, as leaving the key out does.
+            metrics = self.listen_address(raw, ("daemon", "metrics")) if raw else None
+        log_format = self.value(table, ("daemon", "log_format"), str, "text")
+        if log_format not in LOG_FORMATS:
+            choices = " or ".join(LOG_FORMATS)
+            self.problem(("daemon", "log_format"), f'"{log_format}": use {choices}')
+            log_format = "text"
         return DaemonConfig(
             timezone=timezone,
             tick_s=tick or defaults.tick_s,
             user_agent=user_agent.strip() or DEFAULT_USER_AGENT,
             concurrency=self.positive(table, ("daemon", "concurrency"), defaults.concurrency),
             per_host=self.positive(table, ("daemon", "per_host"), defaults.per_host),
+            lease_s=lease or defaults.lease_s,
+            metrics=metrics,
+            log_format=log_format,
         )
+
+    def listen_address(self, raw: str, where: KeyPath | str) -> tuple[str, int] | None:
+        """Return `raw` ("127.0.0.1:9108", "[::1]:9108") as (host, port), or None."""
+        try:
+            return listen_address(raw)
+        except ValueError as error:
+            self.problem(where, str(error))
+            return None
 
     def timezone(self, name: str, where: KeyPath | str) -> str:
         try:
@@ -460,6 +486,17 @@ def _site_spider_names() -> set[str]:
     return {name for name in loader.list() if issubclass(loader.load(name), NewsSpider)}
 
 
+_DAEMON_KEYS = (
+    "timezone",
+    "tick",
+    "user_agent",
+    "concurrency",
+    "per_host",
+    "lease",
+    "metrics",
+    "log_format",
+)
+
 _SITE_KEYS = (
     "name",
     "sitemap",
@@ -476,6 +513,22 @@ _SITE_KEYS = (
     "keep_unmatched",
     "enabled",
 )
+
+
+def listen_address(raw: str) -> tuple[str, int]:
+    """Parse "HOST:PORT" (an IPv6 host in brackets); raise ValueError naming the problem."""
+    hint = "use HOST:PORT, e.g. 127.0.0.1:9108"
+    try:
+        parts = urlsplit(f"//{raw.strip()}")
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if parts is None or not parts.hostname or port is None or parts.path or parts.username:
+        raise ValueError(f'"{raw}" is not an address to listen on ({hint})')
+    if port == 0:
+        raise ValueError(f'"{raw}": port 0 is not a fixed port ({hint})')
+    return parts.hostname, port
 
 
 def _is_http_url(url: str) -> bool:

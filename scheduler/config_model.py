@@ -25,6 +25,7 @@ class StorageConfig:
     """Where articles are stored: a SQLAlchemy URL, SQLite paths made absolute."""
 
     url: str
+    keep_s: int | None = None  # prune article text older than this; None: keep it all
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,9 @@ class DaemonConfig:
     user_agent: str = DEFAULT_USER_AGENT
     concurrency: int = 16
     per_host: int = 2
+    lease_s: int = 5 * 60  # how long a claimed source stays claimed without renewal
+    metrics: tuple[str, int] | None = None  # (host, port) of /metrics and /healthz
+    log_format: str = "text"  # or "json": one object per line
 
     @property
     def tzinfo(self) -> ZoneInfo:

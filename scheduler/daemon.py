@@ -6,17 +6,24 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.workers import WorkerPool
 from scheduler import loop
 from scheduler.config import Config
+from scheduler.endpoint import Endpoint, daemon_probe
+from scheduler.maintenance import MAINTENANCE_CRONTAB, maintenance_job
+from scheduler.metrics import Metrics
+from scheduler.notify import notify
 from scheduler.poller import Poller, sync_config
 from scheduler.reload import TICK_JOB, ConfigReloader, watch_interval
 from scheduler.site_jobs import schedule_sites
+from storage.claims import forget_claims
 from storage.db import Database
 
 log = logging.getLogger("newswatch.daemon")
@@ -32,7 +39,9 @@ class Daemon:
         self.config = config
         self.database = database
         self.pool = pool
-        self.poller = Poller(config, database, pool)
+        self.metrics = Metrics() if config.daemon.metrics else None
+        extra = self.metrics.settings() if self.metrics is not None else None
+        self.poller = Poller(config, database, pool, extra)
         self.scheduler = AsyncIOScheduler(
             # Passed explicitly: start() runs before the loop is "running" in asyncio's
             # sense when called from reactor.callWhenRunning.
@@ -48,6 +57,7 @@ class Daemon:
         self.reloader = ConfigReloader(self)
         self._stopped = asyncio.Event()
         self._stopping = False
+        self._started = time.monotonic()
 
     def add_jobs(self) -> None:
         """Build the jobs from the config; nothing is kept in an APScheduler job store."""
@@ -65,6 +75,16 @@ class Daemon:
             id="config",
             name="apply config.toml changes",
         )
+        self.scheduler.add_job(
+            self.maintain,
+            CronTrigger.from_crontab(MAINTENANCE_CRONTAB, timezone=self.config.daemon.tzinfo),
+            id="maintenance",
+            name="prune and optimise the database",
+        )
+
+    async def maintain(self) -> None:
+        """Run the maintenance job with the config in force now (a reload may change it)."""
+        await maintenance_job(self.config, self.database)
 
     async def main(self) -> None:
         """Run until a signal asks to stop, then stop in order."""
@@ -73,6 +93,7 @@ class Daemon:
             running.add_signal_handler(signum, self.request_stop, signum)
         running.add_signal_handler(signal.SIGHUP, self.reloader.request)
         self.add_jobs()
+        endpoint = self.start_endpoint()  # first: a taken port stops the start cleanly
         self.scheduler.start()
         log.info(
             "daemon started pid=%d feeds=%d sites=%d topics=%d tick=%ss database=%s",
@@ -83,13 +104,33 @@ class Daemon:
             self.config.daemon.tick_s,
             self.database.display_url,
         )
+        notify("READY=1\nSTATUS=polling feeds")
         await self._stopped.wait()
         # The order matters: pausing first keeps new ticks from starting, and shutting
         # the scheduler down before the crawls end would cancel them halfway.
         self.scheduler.pause()
         await self.poller.stop()
         self.scheduler.shutdown(wait=False)
+        if endpoint is not None:
+            endpoint.stop()
         log.info("daemon stopped")
+
+    def start_endpoint(self) -> Endpoint | None:
+        """Serve /healthz and /metrics, when configured."""
+        endpoint = None
+        if self.metrics is not None and self.config.daemon.metrics is not None:
+            self.metrics.watch(lambda: self.poller.leases.waiting, self.tick_age_s)
+            probe = daemon_probe(
+                self.database, self.scheduler, self.tick_age_s, self.config.daemon.tick_s
+            )
+            host, port = self.config.daemon.metrics
+            endpoint = Endpoint(host, port, self.metrics, probe)
+            endpoint.start()
+        return endpoint
+
+    def tick_age_s(self) -> float:
+        """Return the seconds since a tick last began or ended a batch (or since start)."""
+        return time.monotonic() - (self.poller.last_tick or self._started)
 
     def request_stop(self, signum: int) -> None:
         """Begin a clean stop; a second signal forces the exit."""
@@ -97,6 +138,7 @@ class Daemon:
             log.warning("second signal, exiting now signal=%s", signal.Signals(signum).name)
             os._exit(FORCED_EXIT)
         self._stopping = True
+        notify("STOPPING=1")
         log.info("stopping signal=%s", signal.Signals(signum).name)
         self._stopped.set()
 
@@ -108,6 +150,8 @@ def run_daemon(config: Config) -> None:
     try:
         database.lock_daemon()
         database.upgrade()
+        if database.dialect == "sqlite":
+            forget_claims(database)  # a killed predecessor's: this daemon is the only one
         sync_config(config, database)
         pool = WorkerPool()
         try:

@@ -11,7 +11,9 @@ and the running config stays in force. A valid one is applied without a restart:
 - site jobs are added, removed or rescheduled, and the tick follows `daemon.tick`.
 
 `storage.url` and `daemon.timezone` need a restart: a change to them is logged as such,
-and the running daemon keeps the old value until then.
+and the running daemon keeps the old value until then. `daemon.metrics` and
+`daemon.log_format` are also set up once at start (where `run --metrics` and
+`--log-format` may override them) and keep their values until a restart.
 """
 
 from __future__ import annotations
@@ -140,10 +142,17 @@ class ConfigReloader:
 def _keep_restart_only(old: Config, new: Config) -> Config:
     """Return `new` with the old values of the keys only a restart applies, logging them."""
     kept = new
-    if new.storage != old.storage:
+    if new.storage.url != old.storage.url:
         # Not the URL itself: it may hold a password.
         log.warning("config: storage.url changed; restart the daemon to use the new database")
-        kept = replace(kept, storage=old.storage)
+        kept = replace(kept, storage=replace(kept.storage, url=old.storage.url))
+    # The endpoint and the log format are set up once, at start, and `run --metrics` or
+    # `--log-format` may have overridden the file's values: keep the ones in force.
+    # Not warned about: the file's value may differ from an override that stays in force.
+    kept = replace(
+        kept,
+        daemon=replace(kept.daemon, metrics=old.daemon.metrics, log_format=old.daemon.log_format),
+    )
     if new.daemon.timezone != old.daemon.timezone:
         log.warning(
             "config: daemon.timezone changed to %s; restart the daemon to apply it",

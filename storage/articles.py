@@ -131,6 +131,8 @@ def _store(
                 stats.near_duplicates += 1
             else:
                 stats.new += 1
+                for topic in record.matches:
+                    stats.new_by_topic[topic] = stats.new_by_topic.get(topic, 0) + 1
         elif index in url_revisions and article_ids[index] in revised:
             stats.updated += 1
         else:

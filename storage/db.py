@@ -46,8 +46,13 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 
 def mask_password(url: str) -> str:
-    """Return `url` with any password replaced by ***, even when it does not parse."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """Return `url` (or any text) with every password replaced by ***, parsed or not.
+
+    Both the user-info password (`scheme://user:secret@host`) and a libpq-style
+    `password=secret` query parameter are masked.
+    """
+    url = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&\s]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def one_line(error: BaseException) -> str:
@@ -81,7 +86,7 @@ class Database:
             raise DatabaseUnavailable(
                 f"storage: cannot open database {mask_password(url)}: not a database URL"
             ) from exc
-        shown = parsed.render_as_string(hide_password=True)
+        shown = mask_password(parsed.render_as_string(hide_password=True))
         try:
             engine = _create_engine(parsed)
             with engine.connect():
@@ -104,7 +109,7 @@ class Database:
     @property
     def display_url(self) -> str:
         """Return the URL with its password masked, fit for logs and messages."""
-        return self.url.render_as_string(hide_password=True)
+        return mask_password(self.url.render_as_string(hide_password=True))
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -108,6 +108,9 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]
     last_new_at: Mapped[datetime | None]
+    # The daemon polling the source now and until when (storage.claims); NULL: nobody.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -137,6 +140,9 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(128), unique=True)
     # MinHash signature of the text (storage.minhash); None when the text is too short.
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # When `[storage] keep` pruned its text and summary (storage.maintenance); the
+    # identity (URL, content hash, signature, sightings) stays, so repeats are known.
+    pruned_at: Mapped[datetime | None]
     # The first article of the same story when this one is a near duplicate (rung 4).
     duplicate_of: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), index=True

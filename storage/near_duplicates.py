@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
@@ -182,14 +183,16 @@ def rebuild(
         def work(session: Session, after: int = last_id) -> tuple[int, int, int]:
             lock_index(session)
             rows = session.execute(
-                select(Article.id, Article.summary, Article.text)
+                select(
+                    Article.id, Article.summary, Article.text, Article.signature, Article.pruned_at
+                )
                 .where(Article.id > after)
                 .order_by(Article.id)
                 .limit(REBUILD_CHUNK)
             ).all()
             if not rows:
                 return 0, after, 0
-            pairs = [(row.id, fingerprint(body(row.summary, row.text), settings)) for row in rows]
+            pairs = [(row.id, _rebuilt(row, settings)) for row in rows]
             found = link(session, pairs, settings)
             return len(rows), rows[-1].id, len(found)
 
@@ -201,6 +204,24 @@ def rebuild(
         if progress is not None:
             progress(done, max(total, done))
     return done, duplicates
+
+
+def _rebuilt(row: Any, settings: DedupeSettings) -> Fingerprint | None:
+    """Return a stored article's fingerprint anew; a pruned one keeps its stored signature."""
+    if row.pruned_at is not None:
+        return pruned_fingerprint(row.signature)
+    return fingerprint(body(row.summary, row.text), settings)
+
+
+def pruned_fingerprint(signature: bytes | None) -> Fingerprint | None:
+    """Return the fingerprint of an article whose text was pruned: signature, no shingles.
+
+    It is compared by the signature's estimate, the only thing left of its text.
+    """
+    if signature is None or len(signature) != minhash.PERMUTATIONS * 4:
+        return None
+    unpacked = minhash.unpack(signature)
+    return Fingerprint(frozenset(), unpacked, tuple(minhash.buckets(unpacked)))
 
 
 def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
@@ -273,7 +294,11 @@ def _best(
             continue
         if minhash.estimate(fp.signature, other.signature) < settings.threshold - SCREEN_MARGIN:
             continue
-        score = minhash.jaccard(fp.shingles, texts.shingles(other))
+        theirs = texts.shingles(other)
+        if fp.shingles and theirs:
+            score = minhash.jaccard(fp.shingles, theirs)
+        else:  # a pruned article (storage.maintenance) has only its signature left
+            score = minhash.estimate(fp.signature, other.signature)
         if score >= settings.threshold and score > best_score:
             best, best_score = candidate, score
     return best

@@ -111,6 +111,7 @@ class StoreStats:
     known: int = 0  # the sighting itself was already stored (a re-poll or a retry)
     near_duplicates: int = 0  # stored, linked by duplicate_of to the story's first article
     updated: int = 0  # a known entry or URL with changed text: the article was revised
+    new_by_topic: dict[str, int] = field(default_factory=dict)  # `new`, per topic matched
 
     def add(self, other: StoreStats) -> None:
         self.new += other.new
@@ -118,6 +119,8 @@ class StoreStats:
         self.known += other.known
         self.near_duplicates += other.near_duplicates
         self.updated += other.updated
+        for topic, count in other.new_by_topic.items():
+            self.new_by_topic[topic] = self.new_by_topic.get(topic, 0) + count
 
 
 @dataclass(frozen=True, slots=True)

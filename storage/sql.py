@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import CursorResult, Result
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -62,3 +63,9 @@ def index_key(value: str, max_bytes: int = MAX_KEY_BYTES) -> str:
     suffix = f"#sha256={hashlib.sha256(raw).hexdigest()}"
     prefix = raw[: max(max_bytes - len(suffix), 0)].decode("utf-8", "ignore")
     return prefix + suffix
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Return the rows an UPDATE or DELETE matched."""
+    assert isinstance(result, CursorResult), "rowcount of a statement that returns rows"
+    return int(result.rowcount)

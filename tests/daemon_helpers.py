@@ -140,17 +140,24 @@ def wait_until(
 class Daemon:
     """`newswatch --config CONFIG run` in a subprocess, in a session of its own."""
 
-    def __init__(self, config: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.config = config
         self.log = log
         self.env = {**os.environ, **(env or {})}
+        self.args = tuple(args)  # options of `run`
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Daemon:
         """Start the process; its stdout and stderr both go to `self.log`."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(NEWSWATCH), "--config", str(self.config), "run"],
+                [str(NEWSWATCH), "--config", str(self.config), "run", *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -227,9 +234,11 @@ class Daemon:
 
 
 @contextmanager
-def running(config: Path, log: Path, env: Mapping[str, str] | None = None) -> Iterator[Daemon]:
+def running(
+    config: Path, log: Path, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[Daemon]:
     """Start the daemon and always kill it, with its workers, on the way out."""
-    daemon = Daemon(config, log, env).start()
+    daemon = Daemon(config, log, env, args).start()
     try:
         yield daemon
     finally:

@@ -36,7 +36,7 @@ from storage.topics import sync_topics
 NEWSWATCH = Path(sys.executable).parent / "newswatch"
 DATA = Path(__file__).parent / "data"
 DPRK_QUERY = '("North Korea" OR DPRK) AND (Russia OR Ukraine)'
-# Loggers whose level scheduler.cli.configure_logging sets.
+# Loggers whose level scheduler.logs.configure_logging sets.
 LOGGERS = (
     *("scrapy", "twisted", "py.warnings", "apscheduler", "trafilatura", "htmldate"),
     *("scrapy.downloadermiddlewares.retry", "alembic"),

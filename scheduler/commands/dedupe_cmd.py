@@ -6,7 +6,13 @@ import click
 from rich.console import Console
 
 from scheduler.commands import context
+from scheduler.config import Config
+from storage.db import Database
+from storage.locks import singleton
 from storage.near_duplicates import rebuild as rebuild_index
+
+# Two rebuilds at once would each rewrite the other's links: one at a time per database.
+REBUILD_LOCK = "dedupe rebuild"
 
 
 @click.group()
@@ -26,13 +32,23 @@ def rebuild(ctx: click.Context) -> None:
     database = context.database(config)
     console = Console(stderr=True)
     try:
-        with context.progress_bar(console) as progress:
-            task = progress.add_task("fingerprinting", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            articles, duplicates = rebuild_index(database, config.dedupe, advance)
+        with singleton(database, REBUILD_LOCK) as held:
+            if not held:
+                raise context.UserError(
+                    "newswatch: dedupe rebuild is already running against "
+                    f"{database.display_url} (another process holds its lock)"
+                )
+            articles, duplicates = _rebuild(database, config, console)
     finally:
         database.dispose()
     click.echo(f"articles: {articles}  near-duplicates: {duplicates}")
+
+
+def _rebuild(database: Database, config: Config, console: Console) -> tuple[int, int]:
+    with context.progress_bar(console) as progress:
+        task = progress.add_task("fingerprinting", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return rebuild_index(database, config.dedupe, advance)
