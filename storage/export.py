@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from storage.records import ExportRow
 
@@ -54,6 +54,16 @@ EXPORT_FIELDS = (
     "duplicate_of",
     "content_hash",
 )
+
+
+class RecordWriter(Protocol):
+    """Something that writes export rows one at a time to an open file."""
+
+    def write(self, row: ExportRow) -> None: ...
+
+    def close(self) -> None:
+        """Flush what is buffered and end the file's structure; the file stays open."""
+
 
 LIST_SEPARATOR = "; "
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -98,13 +108,32 @@ def json_line(row: ExportRow) -> str:
     return LINE_BREAKING.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
+class JsonLinesWriter:
+    """Write rows as JSON Lines, one at a time."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, row: ExportRow) -> None:
+        self.out.write(json_line(row))
+        self.out.write("\n")
+
+    def close(self) -> None:
+        self.out.flush()
+
+
 def write_jsonl(rows: Iterable[ExportRow], out: TextIO) -> int:
     """Write the rows as JSON Lines; return how many were written."""
+    return write_all(JsonLinesWriter(out), rows)
+
+
+def write_all(writer: RecordWriter, rows: Iterable[ExportRow]) -> int:
+    """Write every row with `writer`, close it, and return how many were written."""
     count = 0
     for row in rows:
-        out.write(json_line(row))
-        out.write("\n")
+        writer.write(row)
         count += 1
+    writer.close()
     return count
 
 
@@ -123,16 +152,25 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+class CsvWriter:
+    """Write rows as CSV after a header row; open `out` with `newline=""`."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.writer = csv.writer(out)
+        self.writer.writerow(EXPORT_FIELDS)
+
+    def write(self, row: ExportRow) -> None:
+        record = export_record(row)
+        self.writer.writerow([csv_cell(record[field]) for field in EXPORT_FIELDS])
+
+    def close(self) -> None:
+        self.out.flush()
+
+
 def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
     """Write the rows as CSV with a header; return how many rows were written.
 
     Open `out` with `newline=""`, as the csv module requires.
     """
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_FIELDS)
-    count = 0
-    for row in rows:
-        record = export_record(row)
-        writer.writerow([csv_cell(record[field]) for field in EXPORT_FIELDS])
-        count += 1
-    return count
+    return write_all(CsvWriter(out), rows)

@@ -7,7 +7,7 @@ from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -42,7 +42,7 @@ def export_rows(
     include_duplicates: bool = False,
     include_updates: bool = False,
 ) -> Generator[ExportRow, None, None]:
-    """Yield the articles first seen in [since, until), by id, without loading them all.
+    """Return the articles first seen in [since, until), by id, without loading them all.
 
     `topic` keeps the articles that matched that topic (their rows still list every
     topic). Near-duplicates (`duplicate_of` set) are left out unless asked for; an
@@ -51,7 +51,6 @@ def export_rows(
     ago they were first seen. The generator holds one read transaction open: consume it
     fully or close it.
     """
-    stmt = select(*ARTICLE_COLUMNS).order_by(Article.id)
     first_seen = []
     revised = [Article.revision > 1]
     if since is not None:
@@ -60,18 +59,32 @@ def export_rows(
     if until is not None:
         first_seen.append(Article.first_seen_at < until)
         revised.append(Article.updated_at < until)
+    criteria: list[ColumnElement[bool]] = []
     if include_updates and first_seen:
-        stmt = stmt.where(or_(and_(*first_seen), and_(*revised)))
+        criteria.append(or_(and_(*first_seen), and_(*revised)))
     else:
-        stmt = stmt.where(*first_seen)
+        criteria.extend(first_seen)
     if topic is not None:
-        stmt = stmt.where(
-            exists()
-            .where(ArticleTopic.article_id == Article.id)
-            .where(ArticleTopic.topic_id == Topic.id, Topic.name == topic)
-        )
+        criteria.append(matches_topics([topic]))
     if not include_duplicates:
-        stmt = stmt.where(Article.duplicate_of.is_(None))
+        criteria.append(Article.duplicate_of.is_(None))
+    return stream_rows(db, criteria)
+
+
+def matches_topics(names: Sequence[str]) -> ColumnElement[bool]:
+    """Return a criterion: the article matched one of the topics `names`."""
+    return (
+        exists()
+        .where(ArticleTopic.article_id == Article.id)
+        .where(ArticleTopic.topic_id == Topic.id, Topic.name.in_(names))
+    )
+
+
+def stream_rows(
+    db: Database, criteria: Sequence[ColumnElement[bool]]
+) -> Generator[ExportRow, None, None]:
+    """Yield the articles meeting every criterion, by id, a chunk at a time."""
+    stmt = select(*ARTICLE_COLUMNS).where(*criteria).order_by(Article.id)
     with db.session() as session:
         # yield_per streams: a server-side cursor on PostgreSQL, a lazy cursor on SQLite.
         result = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
