@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.workers import WorkerPool
 from scheduler import loop
 from scheduler.config import Config
+from scheduler.daily_exports import DailyExports
 from scheduler.poller import Poller, sync_config
 from storage.db import Database
 
@@ -33,6 +34,7 @@ class Daemon:
         self.database = database
         self.pool = pool
         self.poller = Poller(config, database, pool)
+        self.exports = DailyExports(config, database)
         self.scheduler = AsyncIOScheduler(
             # Passed explicitly: start() runs before the loop is "running" in asyncio's
             # sense when called from reactor.callWhenRunning.
@@ -77,6 +79,7 @@ class Daemon:
                 id=f"site:{site.name}",
                 name=f"crawl site {site.name}",
             )
+        self.exports.add_jobs(self.scheduler)
 
     async def main(self) -> None:
         """Run until a signal asks to stop, then stop in order."""
@@ -86,11 +89,12 @@ class Daemon:
         self.add_jobs()
         self.scheduler.start()
         log.info(
-            "daemon started pid=%d feeds=%d sites=%d topics=%d tick=%ss database=%s",
+            "daemon started pid=%d feeds=%d sites=%d topics=%d exports=%d tick=%ss database=%s",
             os.getpid(),
             len(self.config.feeds),
             len(self.config.sites),
             len(self.config.topics),
+            len(self.config.exports),
             self.config.daemon.tick_s,
             self.database.display_url,
         )
@@ -99,6 +103,7 @@ class Daemon:
         # the scheduler down before the crawls end would cancel them halfway.
         self.scheduler.pause()
         await self.poller.stop()
+        await self.exports.stop()
         self.scheduler.shutdown(wait=False)
         log.info("daemon stopped")
 
