@@ -29,11 +29,14 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from storage.records import ExportRow
 
 EXPORT_SCHEMA_VERSION = 1
+# The schema as JSON Schema (draft 2020-12), shipped with the package.
+EXPORT_SCHEMA_FILE = Path(__file__).with_name("export_schema.json")
 
 EXPORT_FIELDS = (
     "id",
