@@ -140,7 +140,8 @@ def _select_flags(ctx: click.Context) -> list[tuple[str, bool]]:
     for param in ctx.command.params:
         if param.name in params:
             source = ctx.get_parameter_source(param.name)
-            flags.append((param.opts[-1], source is click.core.ParameterSource.COMMANDLINE))
+            flag = max(param.opts, key=len)
+            flags.append((flag, source is click.core.ParameterSource.COMMANDLINE))
     return flags
 
 
