@@ -73,6 +73,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # json.dumps escapes C0 controls but leaves these, which str.splitlines() and JavaScript
 # readers treat as line breaks; lone surrogates would not encode as UTF-8 at all.
 LINE_BREAKING = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -107,8 +108,21 @@ def export_record(row: ExportRow) -> dict[str, Any]:
 
 def json_line(row: ExportRow) -> str:
     """Return the row as one line of JSON, without the newline."""
-    line = json.dumps(export_record(row), ensure_ascii=False)
+    line = _ENCODE(export_record(row))
+    if line.isascii() or not _breaks_lines(line):
+        return line  # the common case, without a regular-expression scan of every line
     return LINE_BREAKING.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def _breaks_lines(line: str) -> bool:
+    """Return whether `line` holds a character LINE_BREAKING escapes."""
+    if "\u2028" in line or "\u2029" in line or "\x85" in line:
+        return True
+    try:
+        line.encode("utf-8")  # fails on lone surrogates only
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class JsonLinesWriter:
