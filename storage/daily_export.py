@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,16 @@ def day_files(spec: ExportSpec) -> dict[str | None, str]:
     return {None: f"{spec.name}.{ext}"}
 
 
+def _publish_latest(root: Path, directory: Path, names: Iterable[str]) -> None:
+    """Copy the day's feeds to `root`, where a feed reader can follow them at one URL."""
+    for name in names:
+        with StagedFile(root / name) as latest, (directory / name).open("rb") as day:
+            shutil.copyfileobj(day, latest.stream)
+            latest.finish()
+        latest.publish()
+    sync_directory(root)
+
+
 def _complete(
     db: Database, spec: ExportSpec, run: ExportRunState, clock: Clock, checkpoint: Checkpoint
 ) -> ExportedDay:
@@ -144,6 +155,8 @@ def _complete(
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     write_file(directory / MANIFEST, text.encode("utf-8")).publish()
     sync_directory(directory)
+    if spec.format == "atom":
+        _publish_latest(spec.directory, directory, names.values())
     checkpoint("manifest")
     if not finish_run(db, run, total, clock()):
         log.warning("export finished by another process export=%s day=%s", spec.name, run.day)

@@ -148,3 +148,6 @@ def test_atom_is_a_feed_per_topic_with_the_json_lines_items(
             names = [xml_text(author).strip() for author in item["authors"]]
             assert [author.get("name") for author in entry.authors] == names
             assert [tag.term for tag in entry.tags] == item["topics"]
+        # The newest day's feed is also at one address a reader can follow.
+        latest = tmp_path / "atom" / f"atom-{topic}.atom"
+        assert latest.read_bytes() == (day / f"atom-{topic}.atom").read_bytes()
