@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.export import EXPORT_SCHEMA_VERSION, format_time
 from storage.export_files import StagedFile, remove_stale_temps, sync_directory, write_file
 from storage.export_formats import EXTENSIONS, open_writer
-from storage.export_runs import day_rows, day_window, finish_run, start_run
+from storage.export_runs import day_rows, day_window, finish_run, is_pending, start_run
 from storage.records import ExportRunState, ExportSpec
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class ExportedDay:
     count: int
     files: tuple[str, ...]
     resumed: bool  # it finished a run an earlier attempt left pending
+    written: bool = True  # False: another process finished the run first; nothing written
 
 
 def run_export(
@@ -128,6 +129,14 @@ def _complete(
             file.discard()
         raise
     checkpoint("written")
+    if not is_pending(db, run):
+        # Another process resumed this run and finished it, and may have written the
+        # day's files since with a later run's items too: ours must not replace them.
+        for file in staged.values():
+            file.discard()
+        log.warning("export finished by another process export=%s day=%s", spec.name, run.day)
+        files = tuple(names.values())
+        return ExportedDay(spec.name, run.day, directory, total, files, run.resumed, False)
     for file in staged.values():
         file.publish()
     sync_directory(directory)

@@ -7,8 +7,7 @@ from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, Row, and_, exists, or_, select
 
 from storage.db import Database
 from storage.models import Article, ArticleTopic, Sighting, Source, Topic
@@ -86,12 +85,14 @@ def stream_rows(
     """Yield the articles meeting every criterion, by id, a chunk at a time."""
     stmt = select(*ARTICLE_COLUMNS).where(*criteria).order_by(Article.id)
     with db.session() as session:
+        # Core rows, not the ORM's: nothing here needs objects, and they cost a third more.
+        connection = session.connection()
         # yield_per streams: a server-side cursor on PostgreSQL, a lazy cursor on SQLite.
-        result = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
+        result = connection.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
         for chunk in result.partitions():
             ids = [row.id for row in chunk]
-            sources, carried = _sources(session, ids)
-            matches = _matches(session, ids)
+            sources, carried = _sources(connection, ids)
+            matches = _matches(connection, ids)
             for row in chunk:
                 yield _export_row(
                     row, sources.get(row.id, []), carried.get(row.id, []), matches.get(row.id, {})
@@ -99,7 +100,7 @@ def stream_rows(
 
 
 def _sources(
-    session: Session, ids: Sequence[int]
+    session: Connection, ids: Sequence[int]
 ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     """Return each article's source names, the first sighting's source first, and the
     source names of its near duplicates."""
@@ -126,7 +127,7 @@ def _sources(
     return names, carried
 
 
-def _matches(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, ...]]]:
+def _matches(session: Connection, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, ...]]]:
     """Return each article's topic matches: topic name -> the terms that matched."""
     stmt = (
         select(ArticleTopic.article_id, Topic.name, ArticleTopic.terms)

@@ -24,9 +24,12 @@ or a pending run with its items claimed. The next run of that export finds the p
 run and writes the same day's files again from the same ledger rows, so the day's files
 hold each item once whatever step was interrupted. The ledger's primary key (export,
 article, revision) and the partial unique index that allows one pending run per export
-mean that two writers cannot both claim an item. Two processes resuming the same pending
-run at once write the same items and the last rename wins; making the run a singleton
-across daemons (a PostgreSQL advisory lock) belongs around `storage.daily_export.run_export`.
+mean that two writers cannot both claim an item. A process that resumes a pending run
+another one is still writing writes the same items; whichever finds the run already
+finished before its renames drops its files, so a later run's files are never replaced
+by older ones (but for the moment between that check and the renames). Making the run a
+singleton across daemons (a PostgreSQL advisory lock) belongs around
+`storage.daily_export.run_export`.
 """
 
 from __future__ import annotations
@@ -104,6 +107,13 @@ def pending_run(db: Database, name: str) -> ExportRunState | None:
         export_id = session.scalar(select(Export.id).where(Export.name == name))
         run = None if export_id is None else _pending(session, export_id)
         return None if run is None else _state(run, resumed=True)
+
+
+def is_pending(db: Database, run: ExportRunState) -> bool:
+    """Return whether the run is still unfinished (no other process finished it)."""
+    with db.session() as session:
+        status = session.scalar(select(ExportRun.status).where(ExportRun.id == run.id))
+    return status == PENDING
 
 
 def last_finished(db: Database, name: str) -> datetime | None:

@@ -288,3 +288,22 @@ def _article(stamp: datetime, n: int) -> Article:
         updated_at=stamp,
         content_hash=f"hash-{n}",
     )
+
+
+def test_a_run_resumed_and_finished_elsewhere_does_not_replace_the_newer_files(
+    database: Database, source: int, out: Path
+) -> None:
+    store(database, source, range(1, 3))
+    spec = ExportSpec("daily", "jsonl", out)
+
+    def meanwhile(step: str) -> None:
+        if step == "claimed":
+            # Another process takes over the pending run, finishes it, and runs again.
+            store(database, source, range(3, 4))
+            other = run_export(database, spec, "2024-10-15")
+            assert [(r.resumed, r.count) for r in other] == [(True, 2), (False, 3)]
+
+    (mine,) = run_export(database, spec, "2024-10-15", checkpoint=meanwhile)
+    assert not mine.written  # it found its run finished by the other, and wrote nothing
+    assert day_ids(out / "2024-10-15") == [1, 2, 3]
+    assert check_manifest(out / "2024-10-15")["count"] == 3
