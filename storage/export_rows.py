@@ -88,15 +88,19 @@ def stream_rows(
         # Core rows, not the ORM's: nothing here needs objects, and they cost a third more.
         connection = session.connection()
         # yield_per streams: a server-side cursor on PostgreSQL, a lazy cursor on SQLite.
-        result = connection.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
-        for chunk in result.partitions():
-            ids = [row.id for row in chunk]
-            sources, carried = _sources(connection, ids)
-            matches = _matches(connection, ids)
-            for row in chunk:
-                yield _export_row(
-                    row, sources.get(row.id, []), carried.get(row.id, []), matches.get(row.id, {})
-                )
+        # Closed explicitly: a generator closed early must not leave the cursor open.
+        with connection.execute(stmt.execution_options(yield_per=EXPORT_CHUNK)) as result:
+            for chunk in result.partitions():
+                ids = [row.id for row in chunk]
+                sources, carried = _sources(connection, ids)
+                matches = _matches(connection, ids)
+                for row in chunk:
+                    yield _export_row(
+                        row,
+                        sources.get(row.id, []),
+                        carried.get(row.id, []),
+                        matches.get(row.id, {}),
+                    )
 
 
 def _sources(
