@@ -82,6 +82,7 @@ def day_files(spec: ExportSpec) -> dict[str | None, str]:
 
 def _publish_latest(root: Path, directory: Path, names: Iterable[str]) -> None:
     """Copy the day's feeds to `root`, where a feed reader can follow them at one URL."""
+    remove_stale_temps(root)
     for name in names:
         with StagedFile(root / name) as latest, (directory / name).open("rb") as day:
             shutil.copyfileobj(day, latest.stream)
@@ -99,10 +100,12 @@ def _complete(
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(directory)
     names = day_files(spec)
-    staged = {topic: StagedFile(directory / name) for topic, name in names.items()}
+    staged: dict[str | None, StagedFile] = {}
     counts = dict.fromkeys(names, 0)
     total = 0
     try:
+        for topic, name in names.items():
+            staged[topic] = StagedFile(directory / name)
         updated = clock()
         writers = {
             topic: open_writer(
