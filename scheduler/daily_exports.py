@@ -27,6 +27,8 @@ from storage.export_runs import last_finished, pending_run
 log = logging.getLogger("newswatch.exports")
 
 Clock = Callable[[], datetime]
+JOB_PREFIX = "export:"
+MISSED_JOB = "missed-exports"  # outside JOB_PREFIX: an export may be called "missed"
 
 
 def _utc_now() -> datetime:
@@ -55,16 +57,30 @@ class DailyExports:
 
     def add_jobs(self, scheduler: BaseScheduler) -> None:
         """Add a cron job per export, and one job now for the runs that were missed."""
+        self._add_cron_jobs(scheduler)
+        if self.config.exports:
+            scheduler.add_job(self.catch_up, id=MISSED_JOB, name="run missed exports")
+
+    def apply(self, config: Config, scheduler: BaseScheduler) -> None:
+        """Follow a reloaded config: export jobs added, removed, or moved to a new time.
+
+        The time zone stays the one the daemon started with (a restart changes it).
+        """
+        for job in scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                job.remove()
+        self.config = config
+        self._add_cron_jobs(scheduler)
+
+    def _add_cron_jobs(self, scheduler: BaseScheduler) -> None:
         for export in self.config.exports:
             scheduler.add_job(
                 self.scheduled,
                 CronTrigger(hour=export.hour, minute=export.minute, timezone=self.zone),
                 args=[export.name],
-                id=f"export:{export.name}",
+                id=f"{JOB_PREFIX}{export.name}",
                 name=f"export {export.name}",
             )
-        if self.config.exports:
-            scheduler.add_job(self.catch_up, id="export:missed", name="run missed exports")
 
     def missed(self) -> list[tuple[ExportConfig, str]]:
         """Return each export that should run now, with the day it was due."""

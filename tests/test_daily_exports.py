@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 from datetime import UTC, datetime, timedelta
@@ -139,9 +140,20 @@ def test_each_export_gets_a_cron_job_at_its_time_in_the_zone(tmp_path: Path) -> 
         scheduler = AsyncIOScheduler(timezone=PARIS)
         DailyExports(config, db).add_jobs(scheduler)
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"export:daily", "export:missed"}
+        assert set(jobs) == {"export:daily", "missed-exports"}
         assert str(jobs["export:daily"].trigger) == "cron[hour='0', minute='10']"
         assert jobs["export:daily"].trigger.timezone == PARIS
+        # A reloaded config moves, adds and removes export jobs.
+        (daily,) = config.exports
+        moved = dataclasses.replace(daily, at="06:30")
+        other = dataclasses.replace(daily, name="missed", directory=tmp_path / "other")
+        exports = DailyExports(config, db)
+        exports.apply(dataclasses.replace(config, exports=(moved, other)), scheduler)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"export:daily", "export:missed", "missed-exports"}
+        assert str(jobs["export:daily"].trigger) == "cron[hour='6', minute='30']"
+        exports.apply(dataclasses.replace(config, exports=()), scheduler)
+        assert [job.id for job in scheduler.get_jobs()] == ["missed-exports"]
     finally:
         db.dispose()
 
