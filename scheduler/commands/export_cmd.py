@@ -74,8 +74,7 @@ def export(
     """
     config = context.config(ctx)
     if name is not None:
-        given = [flag for flag, value in _select_flags(ctx) if value]
-        if given:
+        if given := _selection_flags(ctx):
             raise context.InputError(
                 f"newswatch: --name runs the export as configured; drop {', '.join(given)}"
             )
@@ -125,8 +124,8 @@ def export(
         click.echo(f"exported {count} articles to {output}", err=True)
 
 
-def _select_flags(ctx: click.Context) -> list[tuple[str, bool]]:
-    """Return the selection options given on the command line, by flag."""
+def _selection_flags(ctx: click.Context) -> list[str]:
+    """Return the selection options given on the command line, by their long flag."""
     params = (
         "since",
         "until",
@@ -136,13 +135,12 @@ def _select_flags(ctx: click.Context) -> list[tuple[str, bool]]:
         "format_",
         "output",
     )
-    flags = []
-    for param in ctx.command.params:
-        if param.name in params:
-            source = ctx.get_parameter_source(param.name)
-            flag = max(param.opts, key=len)
-            flags.append((flag, source is click.core.ParameterSource.COMMANDLINE))
-    return flags
+    return [
+        max(param.opts, key=len)
+        for param in ctx.command.params
+        if param.name in params
+        and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
+    ]
 
 
 def _run_named(config: Config, name: str) -> None:
