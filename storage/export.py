@@ -13,7 +13,7 @@ Export schema, version 1 (`EXPORT_SCHEMA_VERSION`); fields in this order:
   topic to the query terms that matched.
 - JSON Lines: UTF-8, one object per line, `\\n` after each. Characters that some readers
   treat as line breaks (U+0085, U+2028, U+2029) are escaped, so a line is a record
-  whatever the text holds.
+  whatever the text holds; lone surrogates (no characters at all) become U+FFFD.
 - CSV: RFC 4180 (quoted as needed, CRLF line ends) with a header row. Lists are joined
   with `; `, `matches` is a JSON object, and a cell that starts with `=`, `+`, `-`,
   `@`, a tab or a carriage return is prefixed with `'` so spreadsheets do not run it
@@ -73,6 +73,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # json.dumps escapes C0 controls but leaves these, which str.splitlines() and JavaScript
 # readers treat as line breaks; lone surrogates would not encode as UTF-8 at all.
 LINE_BREAKING = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
@@ -111,7 +113,18 @@ def json_line(row: ExportRow) -> str:
     line = _ENCODE(export_record(row))
     if line.isascii() or not _breaks_lines(line):
         return line  # the common case, without a regular-expression scan of every line
-    return LINE_BREAKING.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+    return LINE_BREAKING.sub(_escape, line)
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    # A lone surrogate is no character: strict JSON readers refuse even its escape.
+    return REPLACEMENT if "\ud800" <= char <= "\udfff" else f"\\u{ord(char):04x}"
+
+
+def valid_text(value: str) -> str:
+    """Return `value` with lone surrogates replaced by U+FFFD, so it encodes as UTF-8."""
+    return LONE_SURROGATE.sub(REPLACEMENT, value)
 
 
 def _breaks_lines(line: str) -> bool:
@@ -165,7 +178,7 @@ def csv_cell(value: Any) -> str:
     else:
         text = str(value)
     # Many CSV readers refuse NUL (Python's own did before 3.11); no text needs one.
-    text = text.replace("\x00", "")
+    text = valid_text(text.replace("\x00", ""))
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
