@@ -34,6 +34,7 @@ from scheduler.config_model import (
     Config,
     ConfigError,
     DaemonConfig,
+    ExportConfig,
     FeedConfig,
     NetworkConfig,
     PollingConfig,
@@ -45,12 +46,15 @@ from scheduler.config_model import (
 from scheduler.durations import format_duration, parse_duration
 from scheduler.logs import LOG_FORMATS
 from scheduler.toml_reader import KeyPath, TomlReader, toml_type
+from storage.export_formats import FORMATS
+from storage.export_parquet import MISSING_PYARROW, parquet_available
 from storage.records import DEFAULT_DEDUPE, DedupeSettings
 
 __all__ = [
     "Config",
     "ConfigError",
     "DaemonConfig",
+    "ExportConfig",
     "FeedConfig",
     "NetworkConfig",
     "PollingConfig",
@@ -66,14 +70,12 @@ __all__ = [
     "parse_duration",
 ]
 
+_TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3]):[0-5][0-9]")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")  # BCP 47, as trafilatura reports
 
 # Keys the design names but this version does not implement yet. They are refused rather
 # than ignored: a user who writes `allow_private = false` must not think it protects them.
 _UNSUPPORTED: dict[KeyPath, dict[str, str]] = {
-    (): {
-        "exports": "not supported yet in this version (use `newswatch export`)",
-    },
     ("network",): {
         "allow_private": "unknown key: not supported yet in this version, so private "
         "and loopback addresses are not refused",
@@ -155,7 +157,17 @@ class _ConfigReader(TomlReader):
     # --- sections ----------------------------------------------------------------------
 
     def config(self, data: Mapping[str, object], path: Path, env: Mapping[str, str]) -> Config:
-        sections = ("storage", "daemon", "network", "polling", "dedupe", "topics", "feeds", "sites")
+        sections = (
+            "storage",
+            "daemon",
+            "network",
+            "polling",
+            "dedupe",
+            "topics",
+            "feeds",
+            "sites",
+            "exports",
+        )
         self.keys(data, (), sections)
         polling = self.polling(data)
         topic_names = _declared_names(data, "topics")
@@ -170,6 +182,7 @@ class _ConfigReader(TomlReader):
             topics=self.topics(data, source_names),
             feeds=self.feeds(data, topic_names, polling),
             sites=self.sites(data, topic_names, _declared_names(data, "feeds")),
+            exports=self.exports(data, topic_names, path.parent),
         )
 
     def storage(
@@ -359,13 +372,7 @@ class _ConfigReader(TomlReader):
                 self.problem((*where, "url"), f"same URL as feeds[{urls[url]}]")
             elif url:
                 urls[url] = index
-            topics = self.strings(table, (*where, "topics"))
-            for number, topic in enumerate(topics):
-                if topic not in topic_names:
-                    known = ", ".join(sorted(topic_names)) or "none defined"
-                    self.problem(
-                        (*where, "topics", number), f'unknown topic "{topic}" (known: {known})'
-                    )
+            topics = self.topic_names(table, where, topic_names)
             interval = None
             if "interval" in table:
                 interval = self.duration(table["interval"], (*where, "interval"), None)
@@ -410,12 +417,7 @@ class _ConfigReader(TomlReader):
                 self.problem(where, f"nothing to crawl: {message}")
             allow = self.patterns(table, (*where, "allow"))
             deny = self.patterns(table, (*where, "deny"))
-            for number, topic in enumerate(self.strings(table, (*where, "topics"))):
-                if topic not in topic_names:
-                    known = ", ".join(sorted(topic_names)) or "none defined"
-                    self.problem(
-                        (*where, "topics", number), f'unknown topic "{topic}" (known: {known})'
-                    )
+            topics = self.topic_names(table, where, topic_names)
             schedule = self.value(table, (*where, "schedule"), str, "").strip() or None
             if schedule is not None:
                 schedule = self.crontab(schedule, (*where, "schedule"))
@@ -440,12 +442,78 @@ class _ConfigReader(TomlReader):
                 schedule=schedule,
                 interval_s=interval,
                 spider=spider,
-                topics=self.strings(table, (*where, "topics")),
+                topics=topics,
                 keep_unmatched=self.value(table, (*where, "keep_unmatched"), bool, False),
                 enabled=self.value(table, (*where, "enabled"), bool, True),
             )
             sites.append(site)
         return tuple(sites)
+
+    def exports(
+        self, data: Mapping[str, object], topic_names: set[str], base: Path
+    ) -> tuple[ExportConfig, ...]:
+        exports: list[ExportConfig] = []
+        seen: dict[str, int] = {}
+        directories: dict[Path, int] = {}
+        for index, table in self.tables(data, "exports"):
+            where = ("exports", index)
+            self.keys(table, where, _EXPORT_KEYS)
+            name = self.name(table, where, seen)
+            fmt = self.value(table, (*where, "format"), str, "jsonl")
+            if fmt not in FORMATS:
+                self.problem(
+                    (*where, "format"), f'"{fmt}" is not a format (use {", ".join(FORMATS)})'
+                )
+                fmt = "jsonl"
+            elif fmt == "parquet" and not parquet_available():
+                self.problem((*where, "format"), MISSING_PYARROW.removeprefix("storage: "))
+            raw_dir = self.value(table, (*where, "dir"), str, "exports")
+            if not raw_dir.strip():
+                self.problem((*where, "dir"), "must not be empty")
+                raw_dir = "exports"
+            directory = base / Path(raw_dir).expanduser()
+            # Each export's day folder holds its own manifest.json.
+            if directory in directories:
+                message = f"same folder as exports[{directories[directory]}]; give each its own"
+                self.problem((*where, "dir"), message)
+            directories.setdefault(directory, index)
+            at = self.value(table, (*where, "at"), str, "00:10").strip()
+            if not _TIME_OF_DAY.fullmatch(at):
+                message = f'"{at}" is not a time of day (use "HH:MM", 24-hour, e.g. "00:10")'
+                self.problem((*where, "at"), message)
+                at = "00:10"
+            topics = self.topic_names(table, where, topic_names)
+            per_topic = self.value(table, (*where, "per_topic"), bool, fmt == "atom")
+            if fmt == "atom" and not per_topic:
+                self.problem((*where, "per_topic"), "an Atom export is one feed per topic")
+            exports.append(
+                ExportConfig(
+                    name=name,
+                    directory=directory,
+                    format=fmt,
+                    at=at,
+                    topics=topics,
+                    per_topic=per_topic,
+                    include_duplicates=self.value(
+                        table, (*where, "include_duplicates"), bool, False
+                    ),
+                    include_updates=self.value(table, (*where, "include_updates"), bool, False),
+                )
+            )
+        return tuple(exports)
+
+    def topic_names(
+        self, table: Mapping[str, object], where: KeyPath, known: set[str]
+    ) -> tuple[str, ...]:
+        """Return the table's `topics` list, each checked to name a declared topic."""
+        topics = self.strings(table, (*where, "topics"))
+        for number, topic in enumerate(topics):
+            if topic not in known:
+                names = ", ".join(sorted(known)) or "none defined"
+                self.problem(
+                    (*where, "topics", number), f'unknown topic "{topic}" (known: {names})'
+                )
+        return topics
 
     def urls(self, table: Mapping[str, object], where: KeyPath) -> tuple[str, ...]:
         """Return a URL or a list of URLs, each checked to be http(s)."""
@@ -529,6 +597,18 @@ def listen_address(raw: str) -> tuple[str, int]:
     if port == 0:
         raise ValueError(f'"{raw}": port 0 is not a fixed port ({hint})')
     return parts.hostname, port
+
+
+_EXPORT_KEYS = (
+    "name",
+    "format",
+    "dir",
+    "at",
+    "topics",
+    "per_topic",
+    "include_duplicates",
+    "include_updates",
+)
 
 
 def _is_http_url(url: str) -> bool:

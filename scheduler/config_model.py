@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from crawler.topics import Query, parse_query
-from storage.records import DEFAULT_DEDUPE, DedupeSettings
+from storage.records import DEFAULT_DEDUPE, DedupeSettings, ExportSpec
 
 DEFAULT_CONFIG_FILE = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///data/newswatch.db"  # relative to the config's folder
@@ -127,6 +127,28 @@ class SiteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportConfig:
+    """A named daily export: what goes in it, in which format, where and when."""
+
+    name: str
+    directory: Path  # absolute; the day folders go in it
+    format: str = "jsonl"  # jsonl, csv, parquet or atom
+    at: str = "00:10"  # HH:MM, every day, in daemon.timezone
+    topics: tuple[str, ...] = ()  # empty: every article
+    per_topic: bool = False  # one file per topic (always for atom)
+    include_duplicates: bool = False
+    include_updates: bool = False
+
+    @property
+    def hour(self) -> int:
+        return int(self.at.split(":")[0])
+
+    @property
+    def minute(self) -> int:
+        return int(self.at.split(":")[1])
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; `path` is the absolute path of the file it came from."""
 
@@ -139,6 +161,24 @@ class Config:
     topics: tuple[TopicConfig, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
     sites: tuple[SiteConfig, ...] = ()
+    exports: tuple[ExportConfig, ...] = ()
+
+    def export_spec(self, export: ExportConfig) -> ExportSpec:
+        """Return what storage needs to run `export`: per-topic files named for its topics."""
+        return ExportSpec(
+            name=export.name,
+            format=export.format,
+            directory=export.directory,
+            topics=export.topics,
+            per_topic=export.per_topic,
+            topic_files=export.topics or tuple(topic.name for topic in self.topics),
+            include_duplicates=export.include_duplicates,
+            include_updates=export.include_updates,
+        )
+
+    def export_named(self, name: str) -> ExportConfig | None:
+        """Return the export called `name`, or None."""
+        return next((export for export in self.exports if export.name == name), None)
 
     def topics_for(self, feed: FeedConfig) -> tuple[TopicConfig, ...]:
         """Return the topics matched against `feed`'s articles."""

@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.workers import WorkerPool
 from scheduler import loop
 from scheduler.config import Config
+from scheduler.daily_exports import DailyExports
 from scheduler.endpoint import Endpoint, daemon_probe
 from scheduler.maintenance import MAINTENANCE_CRONTAB, maintenance_job
 from scheduler.metrics import Metrics
@@ -42,6 +43,7 @@ class Daemon:
         self.metrics = Metrics() if config.daemon.metrics else None
         extra = self.metrics.settings() if self.metrics is not None else None
         self.poller = Poller(config, database, pool, extra)
+        self.exports = DailyExports(config, database, metrics=self.metrics)
         self.scheduler = AsyncIOScheduler(
             # Passed explicitly: start() runs before the loop is "running" in asyncio's
             # sense when called from reactor.callWhenRunning.
@@ -81,6 +83,7 @@ class Daemon:
             id="maintenance",
             name="prune and optimise the database",
         )
+        self.exports.add_jobs(self.scheduler)
 
     async def maintain(self) -> None:
         """Run the maintenance job with the config in force now (a reload may change it)."""
@@ -96,11 +99,12 @@ class Daemon:
         endpoint = self.start_endpoint()  # first: a taken port stops the start cleanly
         self.scheduler.start()
         log.info(
-            "daemon started pid=%d feeds=%d sites=%d topics=%d tick=%ss database=%s",
+            "daemon started pid=%d feeds=%d sites=%d topics=%d exports=%d tick=%ss database=%s",
             os.getpid(),
             len(self.config.feeds),
             len(self.config.sites),
             len(self.config.topics),
+            len(self.config.exports),
             self.config.daemon.tick_s,
             self.database.display_url,
         )
@@ -110,6 +114,7 @@ class Daemon:
         # the scheduler down before the crawls end would cancel them halfway.
         self.scheduler.pause()
         await self.poller.stop()
+        await self.exports.stop()
         self.scheduler.shutdown(wait=False)
         if endpoint is not None:
             endpoint.stop()

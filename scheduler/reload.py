@@ -29,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.config import Config, ConfigError, load_config
+from scheduler.daily_exports import DailyExports
 from scheduler.poller import Poller, sync_config
 from scheduler.site_jobs import schedule_sites
 from storage.db import Database
@@ -47,6 +48,7 @@ class Reloadable(Protocol):
     database: Database
     poller: Poller
     scheduler: AsyncIOScheduler
+    exports: DailyExports
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class ConfigReloader:
         await asyncio.to_thread(sync_config, new, daemon.database)
         daemon.poller.apply(new)
         schedule_sites(daemon.scheduler, daemon.poller.site_job, old, new)
+        daemon.exports.apply(new, daemon.scheduler)
         if new.daemon.tick_s != old.daemon.tick_s:
             daemon.scheduler.reschedule_job(
                 TICK_JOB, trigger=IntervalTrigger(seconds=new.daemon.tick_s)

@@ -13,7 +13,7 @@ Export schema, version 1 (`EXPORT_SCHEMA_VERSION`); fields in this order:
   topic to the query terms that matched.
 - JSON Lines: UTF-8, one object per line, `\\n` after each. Characters that some readers
   treat as line breaks (U+0085, U+2028, U+2029) are escaped, so a line is a record
-  whatever the text holds.
+  whatever the text holds; lone surrogates (no characters at all) become U+FFFD.
 - CSV: RFC 4180 (quoted as needed, CRLF line ends) with a header row. Lists are joined
   with `; `, `matches` is a JSON object, and a cell that starts with `=`, `+`, `-`,
   `@`, a tab or a carriage return is prefixed with `'` so spreadsheets do not run it
@@ -29,11 +29,14 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
 from storage.records import ExportRow
 
 EXPORT_SCHEMA_VERSION = 1
+# The schema as JSON Schema (draft 2020-12), shipped with the package.
+EXPORT_SCHEMA_FILE = Path(__file__).with_name("export_schema.json")
 
 EXPORT_FIELDS = (
     "id",
@@ -55,11 +58,24 @@ EXPORT_FIELDS = (
     "content_hash",
 )
 
+
+class RecordWriter(Protocol):
+    """Something that writes export rows one at a time to an open file."""
+
+    def write(self, row: ExportRow) -> None: ...
+
+    def close(self) -> None:
+        """Flush what is buffered and end the file's structure; the file stays open."""
+
+
 LIST_SEPARATOR = "; "
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # json.dumps escapes C0 controls but leaves these, which str.splitlines() and JavaScript
 # readers treat as line breaks; lone surrogates would not encode as UTF-8 at all.
 LINE_BREAKING = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -94,17 +110,60 @@ def export_record(row: ExportRow) -> dict[str, Any]:
 
 def json_line(row: ExportRow) -> str:
     """Return the row as one line of JSON, without the newline."""
-    line = json.dumps(export_record(row), ensure_ascii=False)
-    return LINE_BREAKING.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+    line = _ENCODE(export_record(row))
+    if line.isascii() or not _breaks_lines(line):
+        return line  # the common case, without a regular-expression scan of every line
+    return LINE_BREAKING.sub(_escape, line)
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    # A lone surrogate is no character: strict JSON readers refuse even its escape.
+    return REPLACEMENT if "\ud800" <= char <= "\udfff" else f"\\u{ord(char):04x}"
+
+
+def valid_text(value: str) -> str:
+    """Return `value` with lone surrogates replaced by U+FFFD, so it encodes as UTF-8."""
+    return LONE_SURROGATE.sub(REPLACEMENT, value)
+
+
+def _breaks_lines(line: str) -> bool:
+    """Return whether `line` holds a character LINE_BREAKING escapes."""
+    if "\u2028" in line or "\u2029" in line or "\x85" in line:
+        return True
+    try:
+        line.encode("utf-8")  # fails on lone surrogates only
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class JsonLinesWriter:
+    """Write rows as JSON Lines, one at a time."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, row: ExportRow) -> None:
+        self.out.write(json_line(row))
+        self.out.write("\n")
+
+    def close(self) -> None:
+        self.out.flush()
 
 
 def write_jsonl(rows: Iterable[ExportRow], out: TextIO) -> int:
     """Write the rows as JSON Lines; return how many were written."""
+    return write_all(JsonLinesWriter(out), rows)
+
+
+def write_all(writer: RecordWriter, rows: Iterable[ExportRow]) -> int:
+    """Write every row with `writer`, close it, and return how many were written."""
     count = 0
     for row in rows:
-        out.write(json_line(row))
-        out.write("\n")
+        writer.write(row)
         count += 1
+    writer.close()
     return count
 
 
@@ -119,8 +178,24 @@ def csv_cell(value: Any) -> str:
     else:
         text = str(value)
     # Many CSV readers refuse NUL (Python's own did before 3.11); no text needs one.
-    text = text.replace("\x00", "")
+    text = valid_text(text.replace("\x00", ""))
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+class CsvWriter:
+    """Write rows as CSV after a header row; open `out` with `newline=""`."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.writer = csv.writer(out)
+        self.writer.writerow(EXPORT_FIELDS)
+
+    def write(self, row: ExportRow) -> None:
+        record = export_record(row)
+        self.writer.writerow([csv_cell(record[field]) for field in EXPORT_FIELDS])
+
+    def close(self) -> None:
+        self.out.flush()
 
 
 def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
@@ -128,11 +203,4 @@ def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
 
     Open `out` with `newline=""`, as the csv module requires.
     """
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_FIELDS)
-    count = 0
-    for row in rows:
-        record = export_record(row)
-        writer.writerow([csv_cell(record[field]) for field in EXPORT_FIELDS])
-        count += 1
-    return count
+    return write_all(CsvWriter(out), rows)

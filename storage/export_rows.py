@@ -7,8 +7,7 @@ from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, Row, and_, exists, or_, select
 
 from storage.db import Database
 from storage.models import Article, ArticleTopic, Sighting, Source, Topic
@@ -42,7 +41,7 @@ def export_rows(
     include_duplicates: bool = False,
     include_updates: bool = False,
 ) -> Generator[ExportRow, None, None]:
-    """Yield the articles first seen in [since, until), by id, without loading them all.
+    """Return the articles first seen in [since, until), by id, without loading them all.
 
     `topic` keeps the articles that matched that topic (their rows still list every
     topic). Near-duplicates (`duplicate_of` set) are left out unless asked for; an
@@ -51,7 +50,6 @@ def export_rows(
     ago they were first seen. The generator holds one read transaction open: consume it
     fully or close it.
     """
-    stmt = select(*ARTICLE_COLUMNS).order_by(Article.id)
     first_seen = []
     revised = [Article.revision > 1]
     if since is not None:
@@ -60,33 +58,53 @@ def export_rows(
     if until is not None:
         first_seen.append(Article.first_seen_at < until)
         revised.append(Article.updated_at < until)
+    criteria: list[ColumnElement[bool]] = []
     if include_updates and first_seen:
-        stmt = stmt.where(or_(and_(*first_seen), and_(*revised)))
+        criteria.append(or_(and_(*first_seen), and_(*revised)))
     else:
-        stmt = stmt.where(*first_seen)
+        criteria.extend(first_seen)
     if topic is not None:
-        stmt = stmt.where(
-            exists()
-            .where(ArticleTopic.article_id == Article.id)
-            .where(ArticleTopic.topic_id == Topic.id, Topic.name == topic)
-        )
+        criteria.append(matches_topics([topic]))
     if not include_duplicates:
-        stmt = stmt.where(Article.duplicate_of.is_(None))
+        criteria.append(Article.duplicate_of.is_(None))
+    return stream_rows(db, criteria)
+
+
+def matches_topics(names: Sequence[str]) -> ColumnElement[bool]:
+    """Return a criterion: the article matched one of the topics `names`."""
+    return (
+        exists()
+        .where(ArticleTopic.article_id == Article.id)
+        .where(ArticleTopic.topic_id == Topic.id, Topic.name.in_(names))
+    )
+
+
+def stream_rows(
+    db: Database, criteria: Sequence[ColumnElement[bool]]
+) -> Generator[ExportRow, None, None]:
+    """Yield the articles meeting every criterion, by id, a chunk at a time."""
+    stmt = select(*ARTICLE_COLUMNS).where(*criteria).order_by(Article.id)
     with db.session() as session:
+        # Core rows, not the ORM's: nothing here needs objects, and they cost a third more.
+        connection = session.connection()
         # yield_per streams: a server-side cursor on PostgreSQL, a lazy cursor on SQLite.
-        result = session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
-        for chunk in result.partitions():
-            ids = [row.id for row in chunk]
-            sources, carried = _sources(session, ids)
-            matches = _matches(session, ids)
-            for row in chunk:
-                yield _export_row(
-                    row, sources.get(row.id, []), carried.get(row.id, []), matches.get(row.id, {})
-                )
+        # Closed explicitly: a generator closed early must not leave the cursor open.
+        with connection.execute(stmt.execution_options(yield_per=EXPORT_CHUNK)) as result:
+            for chunk in result.partitions():
+                ids = [row.id for row in chunk]
+                sources, carried = _sources(connection, ids)
+                matches = _matches(connection, ids)
+                for row in chunk:
+                    yield _export_row(
+                        row,
+                        sources.get(row.id, []),
+                        carried.get(row.id, []),
+                        matches.get(row.id, {}),
+                    )
 
 
 def _sources(
-    session: Session, ids: Sequence[int]
+    session: Connection, ids: Sequence[int]
 ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     """Return each article's source names, the first sighting's source first, and the
     source names of its near duplicates."""
@@ -113,7 +131,7 @@ def _sources(
     return names, carried
 
 
-def _matches(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, ...]]]:
+def _matches(session: Connection, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, ...]]]:
     """Return each article's topic matches: topic name -> the terms that matched."""
     stmt = (
         select(ArticleTopic.article_id, Topic.name, ArticleTopic.terms)
@@ -133,22 +151,38 @@ def _export_row(
     carried: list[str],
     matches: dict[str, tuple[str, ...]],
 ) -> ExportRow:
+    # Unpacked in ARTICLE_COLUMNS order: one step, where attribute access takes thirteen.
+    (
+        id_,
+        url,
+        canonical_url,
+        title,
+        summary,
+        text,
+        authors,
+        language,
+        published_at,
+        first_seen_at,
+        updated_at,
+        duplicate_of,
+        content_hash,
+    ) = row
     return ExportRow(
-        id=row.id,
-        url=row.url,
-        canonical_url=row.canonical_url,
-        title=row.title,
-        summary=row.summary,
-        text=row.text,
-        authors=tuple(row.authors),
-        language=row.language,
-        published_at=row.published_at,
-        first_seen_at=row.first_seen_at,
-        updated_at=row.updated_at,
+        id=id_,
+        url=url,
+        canonical_url=canonical_url,
+        title=title,
+        summary=summary,
+        text=text,
+        authors=tuple(authors),
+        language=language,
+        published_at=published_at,
+        first_seen_at=first_seen_at,
+        updated_at=updated_at,
         source=sources[0] if sources else "",
         sources=tuple(sorted({*sources, *carried})),
         topics=tuple(sorted(matches)),
         matches=matches,
-        duplicate_of=row.duplicate_of,
-        content_hash=row.content_hash,
+        duplicate_of=duplicate_of,
+        content_hash=content_hash,
     )

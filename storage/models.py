@@ -16,12 +16,14 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -211,13 +213,58 @@ class ArticleTopic(Base):
 
 
 class Export(Base):
-    """A named export and how far it has got."""
+    """A named export and how far it has got (see `storage.export_runs`)."""
 
     __tablename__ = "exports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    # Position of the last exported item; its meaning is settled with the daily export.
+    # The id of the last finished run (export_runs.id); the next run looks back from
+    # that run's start. Not a position among articles: those can commit out of order.
     watermark: Mapped[int | None] = mapped_column(BigInteger)
     last_run_at: Mapped[datetime | None]
     last_count: Mapped[int | None]
+
+
+class ExportRun(Base):
+    """One run of a named export: pending until its day's files are in place."""
+
+    __tablename__ = "export_runs"
+    __table_args__ = (
+        Index("ix_export_runs_export_id_day", "export_id", "day"),
+        # One pending run per export: a second writer cannot start another beside it.
+        Index(
+            "uq_export_runs_pending",
+            "export_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    export_id: Mapped[int] = mapped_column(ForeignKey("exports.id", ondelete="CASCADE"))
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, the folder it writes
+    status: Mapped[str] = mapped_column(String(8))  # "pending" or "done"
+    started_at: Mapped[datetime]
+    # first_seen_at (or updated_at) lower bound of the rows looked at; None: all rows.
+    window_start: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    count: Mapped[int | None]
+
+
+class ExportItem(Base):
+    """The ledger: one article revision claimed by one run of an export."""
+
+    __tablename__ = "export_items"
+
+    export_id: Mapped[int] = mapped_column(
+        ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("export_runs.id", ondelete="CASCADE"), index=True
+    )

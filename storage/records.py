@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +157,39 @@ class SeenEntry:
     source_id: int
     entry_key: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSpec:
+    """A named export as the config declares it, resolved for storage.
+
+    `topics` limits the export to articles matching one of them (empty: every article).
+    With `per_topic`, each of `topic_files` gets its own file, holding the articles that
+    matched it; an article matching none of them is not exported.
+    """
+
+    name: str
+    format: str  # jsonl, csv, parquet or atom
+    directory: Path
+    topics: tuple[str, ...] = ()
+    per_topic: bool = False
+    topic_files: tuple[str, ...] = ()
+    include_duplicates: bool = False
+    include_updates: bool = False
+
+    @property
+    def claimed_topics(self) -> tuple[str, ...]:
+        """Return the topics an exported article must match; empty: any article."""
+        return self.topics or (self.topic_files if self.per_topic else ())
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRunState:
+    """A run of a named export, as recorded before its files are written."""
+
+    id: int
+    export_id: int
+    day: str  # YYYY-MM-DD: the folder the run writes
+    started_at: datetime
+    window_start: datetime | None  # lower bound of the rows it looked at; None: all
+    resumed: bool = False  # found pending: an earlier attempt stopped before the end

@@ -21,14 +21,18 @@ from importlib.metadata import version
 from pathlib import Path
 
 import click
+import feedparser
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from crawler.fingerprints import content_hash
 from scheduler.cli import app
 from storage.articles import store_articles
 from storage.db import Database
 from storage.export import EXPORT_FIELDS
+from storage.models import ExportRun
 from storage.records import ArticleRecord, CheckResult, SourceSpec, TopicSpec
 from storage.sources import due_sources, record_checks, sync_sources
 from storage.topics import sync_topics
@@ -564,6 +568,79 @@ def test_export_of_an_empty_database_is_empty(tmp_path: Path) -> None:
     as_csv = invoke("--config", str(config), "export", "--format", "csv")
     assert as_csv.exit_code == 0
     assert as_csv.stdout.splitlines() == [",".join(EXPORT_FIELDS)]
+
+
+def with_export(stored: Stored) -> Path:
+    """Add a daily JSON Lines export into `out/` to the stored config."""
+    text = stored.config.read_text(encoding="utf-8")
+    text += '\n[[exports]]\nname = "daily"\ndir = "out"\n'
+    stored.config.write_text(text, encoding="utf-8")
+    return stored.config.parent / "out" / datetime.now(UTC).date().isoformat()
+
+
+def runs(stored: Stored) -> list[tuple[int, str]]:
+    with stored.database.session() as session:
+        found = session.execute(select(ExportRun.id, ExportRun.status).order_by(ExportRun.id))
+        return [(run_id, status) for run_id, status in found]
+
+
+def test_export_name_runs_the_configured_export_and_moves_its_watermark(stored: Stored) -> None:
+    day = with_export(stored)
+    result = export(stored, "--name", "daily")
+    assert result.exit_code == 0, result.output
+    assert f"exported 4 articles to {day}\n" in result.stderr
+    assert titles((day / "daily.jsonl").read_text(encoding="utf-8")) == [
+        "North Korea and Russia",
+        FORMULA_TITLE,
+        "Cup final",
+        "Fresh news",
+    ]
+    assert json.loads((day / "manifest.json").read_text())["count"] == 4
+    assert runs(stored) == [(1, "done")]
+    # Without --name nothing moves, whatever is written.
+    assert len(jsonl(export(stored).stdout)) == 4
+    assert export(stored, "-o", str(stored.config.parent / "x.jsonl")).exit_code == 0
+    assert runs(stored) == [(1, "done")]
+    # A second run the same day adds nothing new: the day's file still holds each once.
+    again = export(stored, "--name", "daily")
+    assert again.exit_code == 0, again.output
+    assert runs(stored) == [(1, "done"), (2, "done")]
+    assert len((day / "daily.jsonl").read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "nope"], "newswatch: no export named 'nope' in "),
+        (
+            ["--name", "daily", "--since", "1h"],
+            "--name runs the export as configured; drop --since",
+        ),
+        (["--name", "daily", "-f", "csv"], "drop --format"),
+    ],
+)
+def test_export_name_mistakes_are_one_line(stored: Stored, args: list[str], message: str) -> None:
+    with_export(stored)
+    result = export(stored, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert runs(stored) == []
+
+
+def test_export_parquet_and_atom_on_demand(stored: Stored, tmp_path: Path) -> None:
+    out = tmp_path / "all.parquet"
+    assert export(stored, "-f", "parquet", "-o", str(out)).exit_code == 0
+    titles_in_parquet = pq.read_table(out).column("title").to_pylist()
+    assert titles_in_parquet == titles(export(stored).stdout)
+    atom = invoke("--config", str(stored.config), "export", "-f", "atom", "--topic", "dprk")
+    assert atom.exit_code == 0, atom.output
+    feed = feedparser.parse(atom.stdout_bytes)
+    assert not feed.bozo
+    assert feed.feed.title == "newswatch: dprk"
+    assert [entry.title for entry in feed.entries] == titles(
+        export(stored, "--topic", "dprk").stdout
+    )
 
 
 # --- sources -------------------------------------------------------------------------------

@@ -211,7 +211,6 @@ def test_three_mistakes_are_all_reported_with_keys_and_lines() -> None:
     [
         ("colour = 'red'", "colour", "unknown key", 1),
         ("[daemon]\nconcurency = 4", "daemon.concurency", 'did you mean "concurrency"', 2),
-        ("[[exports]]\nname = 'daily'", "exports", "not supported yet", 1),
         ("[network]\nallow_private = false", "network.allow_private", "not supported yet", 2),
         ("[daemon]\nconcurrency = '16'", "daemon.concurrency", "expected an integer", 2),
         ("[daemon]\nper_host = 0", "daemon.per_host", "greater than 0", 2),

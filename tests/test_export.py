@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
@@ -73,8 +74,20 @@ def test_jsonl_is_one_line_per_record_whatever_the_text() -> None:
 
 @given(st.text())
 def test_any_text_round_trips_on_one_line(text: str) -> None:
-    (line,) = jsonl(dataclasses.replace(ROW, text=text)).splitlines()
-    assert json.loads(line)["text"] == text
+    output = jsonl(dataclasses.replace(ROW, text=text))
+    (line,) = output.splitlines()
+    output.encode("utf-8")  # valid UTF-8, whatever the text held
+    # Lone surrogates are no characters: they come out as U+FFFD, all else as it was.
+    assert json.loads(line)["text"] == re.sub("[\ud800-\udfff]", "\ufffd", text)
+
+
+def test_lone_surrogates_are_replaced_in_json_and_csv() -> None:
+    broken = dataclasses.replace(ROW, title="a\ud800b", text="\udfffz\u2028")
+    record = json.loads(jsonl(broken))
+    assert (record["title"], record["text"]) == ("a\ufffdb", "\ufffdz\u2028")
+    _, row = csv_rows(broken)
+    cell = dict(zip(EXPORT_FIELDS, row, strict=True))
+    assert (cell["title"], cell["text"]) == ("a\ufffdb", "\ufffdz\u2028")
 
 
 def test_csv_header_lists_and_matches() -> None:

@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler import options
 from crawler.workers import WorkerPool
 from scheduler.config import Config, load_config
+from scheduler.daily_exports import DailyExports
 from scheduler.poller import Poller, sync_config
 from scheduler.reload import TICK_JOB, ConfigReloader
 from scheduler.site_jobs import schedule_sites
@@ -38,6 +39,7 @@ class Parts:
     database: Database
     poller: Poller
     scheduler: AsyncIOScheduler
+    exports: DailyExports
 
 
 FIRST = """\
@@ -119,7 +121,8 @@ async def daemon_parts(path: Path) -> AsyncIterator[Parts]:
         sync_config(config, database)
         scheduler.add_job(noop, IntervalTrigger(seconds=60), args=["tick"], id=TICK_JOB)
         schedule_sites(scheduler, noop, None, config)
-        yield Parts(config, database, Poller(config, database, pool), scheduler)
+        poller = Poller(config, database, pool)
+        yield Parts(config, database, poller, scheduler, DailyExports(config, database))
     finally:
         scheduler.shutdown(wait=False)
         pool.close()

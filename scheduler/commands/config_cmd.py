@@ -17,7 +17,11 @@ def config() -> None:
 def check(ctx: click.Context) -> None:
     """Validate the config; name each bad key, with its line, and exit non-zero."""
     loaded = context.config(ctx)
-    count = len(loaded.sites)
-    sites = f", {count} site{'' if count == 1 else 's'}" if count else ""
-    counts = f"{len(loaded.feeds)} feeds{sites}, {len(loaded.topics)} topics"
+    counts = f"{len(loaded.feeds)} feeds{_optional(len(loaded.sites), 'site')}"
+    counts += f", {len(loaded.topics)} topics{_optional(len(loaded.exports), 'export')}"
     click.echo(f"{loaded.path}: OK ({counts})")
+
+
+def _optional(count: int, noun: str) -> str:
+    """Return ", 1 site" or ", 2 sites"; nothing for none."""
+    return f", {count} {noun}{'' if count == 1 else 's'}" if count else ""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
 
 import click
 
 from scheduler.commands import context
 from scheduler.config import ConfigError, parse_duration
-from storage.export import write_csv, write_jsonl
+from scheduler.config_model import Config
+from storage.daily_export import run_export_alone
+from storage.export import write_all
+from storage.export_files import StagedFile
+from storage.export_formats import FORMATS, open_writer
+from storage.export_parquet import MISSING_PYARROW, parquet_available
 from storage.export_rows import export_rows
 
 WHEN_HELP = 'An ISO date or time (UTC unless it says), "today", "yesterday", or an age like "24h".'
@@ -36,17 +39,22 @@ WHEN_HELP = 'An ISO date or time (UTC unless it says), "today", "yesterday", or 
     "--format",
     "-f",
     "format_",
-    type=click.Choice(["jsonl", "csv"]),
+    type=click.Choice(FORMATS),
     default="jsonl",
     show_default=True,
-    help="Output format.",
+    help="Output format (parquet needs pyarrow: pip install 'newswatch[parquet]').",
 )
 @click.option(
     "--output",
     "-o",
     default="-",
-    help="File to write, or '-' for standard output.",
+    help="File to write (replaced whole, atomically), or '-' for standard output.",
     show_default=True,
+)
+@click.option(
+    "--name",
+    help="Run the named [[exports]] entry now into its folder and move its watermark; "
+    "the other options do not apply.",
 )
 @click.pass_context
 def export(
@@ -58,38 +66,109 @@ def export(
     include_updates: bool,
     format_: str,
     output: str,
+    name: str | None,
 ) -> None:
-    """Write stored articles in the export schema (see README), oldest first."""
+    """Write stored articles in the export schema (see README), oldest first.
+
+    Without --name this only reads: no export's watermark moves.
+    """
     config = context.config(ctx)
+    if name is not None:
+        if given := _selection_flags(ctx):
+            raise context.InputError(
+                f"newswatch: --name runs the export as configured; drop {', '.join(given)}"
+            )
+        _run_named(config, name)
+        return
     now = datetime.now(UTC)
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
     if topic is not None and topic not in {t.name for t in config.topics}:
         raise context.InputError(f"newswatch: no topic named {topic!r} in {config.path}")
+    if format_ == "parquet" and not parquet_available():
+        raise context.InputError(f"newswatch: {MISSING_PYARROW.removeprefix('storage: ')}")
     database = context.database(config)
     try:
-        with ExitStack() as stack:
-            out: TextIO
-            if output == "-":
-                out = sys.stdout
-            else:
+        rows = export_rows(
+            database,
+            since=start,
+            until=end,
+            topic=topic,
+            include_duplicates=include_duplicates,
+            include_updates=include_updates,
+        )
+        title = f"newswatch: {topic}" if topic else "newswatch"
+        if output == "-":
+            out = sys.stdout.buffer
+            writer = open_writer(format_, out, name=title, title=title, updated=now)
+            count = write_all(writer, rows)
+            out.flush()
+        else:
+            try:
                 path = Path(output)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                out = stack.enter_context(path.open("w", encoding="utf-8", newline=""))
-            rows = export_rows(
-                database,
-                since=start,
-                until=end,
-                topic=topic,
-                include_duplicates=include_duplicates,
-                include_updates=include_updates,
-            )
-            writer = write_jsonl if format_ == "jsonl" else write_csv
-            count = writer(rows, out)
+                with StagedFile(path) as staged:
+                    writer = open_writer(
+                        format_, staged.stream, name=title, title=title, updated=now
+                    )
+                    count = write_all(writer, rows)
+                    staged.finish()
+                staged.publish()
+            except OSError as error:
+                raise context.UserError(
+                    f"newswatch: cannot write {output}: {error.strerror or error}"
+                ) from None
     finally:
         database.dispose()
     if output != "-":
         click.echo(f"exported {count} articles to {output}", err=True)
+
+
+def _selection_flags(ctx: click.Context) -> list[str]:
+    """Return the selection options given on the command line, by their long flag."""
+    params = (
+        "since",
+        "until",
+        "topic",
+        "include_duplicates",
+        "include_updates",
+        "format_",
+        "output",
+    )
+    return [
+        max(param.opts, key=len)
+        for param in ctx.command.params
+        if param.name in params
+        and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
+    ]
+
+
+def _run_named(config: Config, name: str) -> None:
+    """Run the configured export `name` now, as the daemon would."""
+    export = config.export_named(name)
+    if export is None:
+        known = ", ".join(e.name for e in config.exports) or "none defined"
+        raise context.InputError(
+            f"newswatch: no export named {name!r} in {config.path} (known: {known})"
+        )
+    now = datetime.now(UTC)
+    day = now.astimezone(config.daemon.tzinfo).date().isoformat()
+    database = context.database(config)
+    try:
+        written = run_export_alone(database, config.export_spec(export), day)
+    except OSError as error:
+        raise context.UserError(
+            f"newswatch: cannot write export {name!r}: {error.strerror or error}"
+        ) from None
+    finally:
+        database.dispose()
+    if written is None:
+        raise context.UserError(
+            f"newswatch: export {name!r} is being run by another newswatch now; try again later"
+        )
+    for result in written:
+        finished = " (finished an interrupted run)" if result.resumed else ""
+        click.echo(f"exported {result.count} articles to {result.directory}{finished}", err=True)
 
 
 def parse_when(value: str, now: datetime) -> datetime:
