@@ -4,6 +4,7 @@ CrawlerError
  ├── QuerySyntaxError   a topic query that does not parse
  ├── FeedError          a feed that could not be read (bad XML, not a feed, too large)
  ├── SitemapError       a sitemap that could not be read
+ ├── BlockedAddressError a host that resolves only to addresses newswatch may not reach
  └── UnknownSpiderError a site names a spider that crawler/spiders/ does not have
 """
 
@@ -30,6 +31,10 @@ class FeedError(CrawlerError):
 
 class SitemapError(CrawlerError):
     """A sitemap body that is not a sitemap, with the reason."""
+
+
+class BlockedAddressError(CrawlerError):
+    """A request refused because its host is not a public address (network.allow_private)."""
 
 
 class UnknownSpiderError(CrawlerError):

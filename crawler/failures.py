@@ -8,6 +8,8 @@ from twisted.internet import error as net
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from crawler.exceptions import BlockedAddressError
+
 # Scrapy's own download errors first, then the Twisted ones older handlers raise.
 _REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
     ((scrapy_errors.CannotResolveHostError, net.DNSLookupError), "DNS lookup failed"),
@@ -39,6 +41,8 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
     if isinstance(exc, HttpError):
         status = int(exc.response.status)
         return status, f"HTTP {status}"
+    if isinstance(exc, BlockedAddressError):
+        return None, f"blocked: {exc}"
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):
             return None, reason

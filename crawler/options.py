@@ -21,6 +21,7 @@ STORE_BATCH = "NEWSWATCH_STORE_BATCH"  # articles per write transaction
 DEDUPE = "NEWSWATCH_DEDUPE"  # a storage.records.DedupeSettings: near-duplicate thresholds
 MAX_INTERVAL = "NEWSWATCH_MAX_INTERVAL"  # seconds: the longest interval and back-off
 MIN_INTERVAL = "NEWSWATCH_MIN_INTERVAL"  # seconds: the shortest adaptive interval
+ALLOW_PRIVATE = "NEWSWATCH_ALLOW_PRIVATE"  # bool: connect to non-public addresses too
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,14 +67,10 @@ __all__ = [
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")  # BCP 47, as trafilatura reports
 
 # Keys the design names but this version does not implement yet. They are refused rather
-# than ignored: a user who writes `allow_private = false` must not think it protects them.
+# than ignored: a user who writes them must not think they do something.
 _UNSUPPORTED: dict[KeyPath, dict[str, str]] = {
     (): {
         "exports": "not supported yet in this version (use `newswatch export`)",
-    },
-    ("network",): {
-        "allow_private": "unknown key: not supported yet in this version, so private "
-        "and loopback addresses are not refused",
     },
 }
 
@@ -230,11 +226,14 @@ class _ConfigReader(TomlReader):
         return name
 
     def network(self, data: Mapping[str, object]) -> NetworkConfig:
-        table, defaults = self.table(data, "network", ("timeout", "max_bytes")), NetworkConfig()
+        keys = ("allow_private", "timeout", "max_bytes")
+        table, defaults = self.table(data, "network", keys), NetworkConfig()
         timeout = self.duration(table.get("timeout", "30s"), ("network", "timeout"), None)
+        where = ("network", "allow_private")
         return NetworkConfig(
             timeout_s=timeout or defaults.timeout_s,
             max_bytes=self.positive(table, ("network", "max_bytes"), defaults.max_bytes),
+            allow_private=self.value(table, where, bool, defaults.allow_private),
         )
 
     def polling(self, data: Mapping[str, object]) -> PollingConfig:

@@ -13,6 +13,7 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 
 from crawler import options
+from crawler.resolver import install_resolver
 from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
@@ -73,12 +74,22 @@ def http_settings(config: Config) -> Settings:
             "CONCURRENT_REQUESTS_PER_DOMAIN": config.daemon.per_host,
             "DOWNLOAD_TIMEOUT": config.network.timeout_s,
             "DOWNLOAD_MAXSIZE": config.network.max_bytes,
+            options.ALLOW_PRIVATE: config.network.allow_private,
             # The daemon logs one line per event; Scrapy's multi-line dumps are noise.
             "STATS_DUMP": False,
         },
         priority="cmdline",
     )
     return settings
+
+
+def crawler_runner(settings: Settings) -> AsyncCrawlerRunner:
+    """Return a runner whose every connection obeys `network.allow_private`.
+
+    A runner, unlike `scrapy crawl`, leaves the reactor's resolver alone: install ours.
+    """
+    install_resolver(settings)
+    return AsyncCrawlerRunner(settings)
 
 
 def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Settings:
@@ -157,7 +168,7 @@ class Poller:
     def __init__(self, config: Config, database: Database, pool: WorkerPool) -> None:
         self.config = config
         self.database = database
-        self.runner = AsyncCrawlerRunner(scrapy_settings(config, database, pool))
+        self.runner = crawler_runner(scrapy_settings(config, database, pool))
         self._stopping = False
 
     async def due(self, names: Sequence[str] | None = None) -> list[SourceState]:
