@@ -43,12 +43,30 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
         return status, f"HTTP {status}"
     if isinstance(exc, BlockedAddressError):
         return None, f"blocked: {exc}"
+    if isinstance(exc, scrapy_errors.IgnoreRequest) and (reason := _ignored(failure, exc)):
+        return None, reason
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):
             return None, reason
     if isinstance(exc, net.ConnectError | scrapy_errors.DownloadFailedError):
         return None, f"cannot connect: {_one_line(exc)}"
     return None, f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def _ignored(failure: Failure, exc: scrapy_errors.IgnoreRequest) -> str | None:
+    """Say why a downloader middleware dropped the response, for the two it drops."""
+    # HttpCompressionMiddleware: the body grew past DOWNLOAD_MAXSIZE while decompressing.
+    limit = getattr(exc.__cause__, "max_size", None)
+    if isinstance(limit, int):
+        return f"too large: over {limit} bytes after decompression"
+    # RedirectMiddleware gives up past REDIRECT_MAX_TIMES with this message.
+    request = getattr(failure, "request", None)
+    if str(exc) == "max redirections reached" and request is not None:
+        visited = request.meta.get("redirect_urls", [])
+        if request.url in visited:
+            return f"redirect loop (back to {request.url})"
+        return f"too many redirects (more than {len(visited)})"
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,9 +10,6 @@ with `allow_private = true`.
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +19,9 @@ from pathlib import Path
 import pytest
 
 from crawler.addresses import refused_kind
+from tests.cli_run import Run, newswatch, query
 from tests.feedserver import Entry, FeedServer
-from tests.test_sites import Run
 
-REPO = Path(__file__).resolve().parent.parent
 PUBLIC = "public.example"  # stands in for a public server: really the test server
 REBOUND = "feed.example"  # a public-looking name whose DNS answer is 127.0.0.1
 
@@ -59,17 +55,11 @@ def test_address_kinds(address: str, kind: str | None) -> None:
     assert refused_kind(address) == kind
 
 
-def newswatch(server: FeedServer, *args: str) -> Run:
-    server.clear_log()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
-    env["COLUMNS"] = "250"  # a wide terminal: `sources` shows whole reasons on one line
-    command = [sys.executable, "-m", "tests.stub_resolver"]
-    command += ["--resolve", f"{PUBLIC}=127.0.0.1", "--resolve", f"{REBOUND}=127.0.0.1"]
-    command += ["--public", PUBLIC, "--", *args]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, env=env, cwd=REPO, check=False
-    )
-    return Run(done.returncode, done.stdout, done.stderr, server.requests())
+def stubbed(server: FeedServer, *args: str) -> Run:
+    """Run newswatch with DNS stubbed: both names answer 127.0.0.1; PUBLIC counts as public."""
+    command = [sys.executable, "-m", "tests.stub_resolver", "--public", PUBLIC]
+    command += ["--resolve", f"{PUBLIC}=127.0.0.1", "--resolve", f"{REBOUND}=127.0.0.1", "--"]
+    return newswatch(server, *args, command=command)
 
 
 def write_config(path: Path, server: FeedServer, allow_private: bool) -> Path:
@@ -132,18 +122,13 @@ def polls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polls]:
         server.set_feed("/healthy.xml", [entry("healthy", server.url("/inside.html"))])
         config = write_config(folder / "config.toml", server, allow_private=False)
         database = folder / "newswatch.db"
-        refused = newswatch(server, "--config", str(config), "poll")
+        refused = stubbed(server, "--config", str(config), "poll")
         errors = dict(query(database, "SELECT name, last_error FROM sources"))
         articles = query(database, "SELECT url, text FROM articles")
-        sources = newswatch(server, "--config", str(config), "sources")
+        sources = stubbed(server, "--config", str(config), "sources")
         write_config(config, server, allow_private=True)
-        allowed = newswatch(server, "--config", str(config), "poll", "loopback")
+        allowed = stubbed(server, "--config", str(config), "poll", "loopback")
         yield Polls(server, database, refused, errors, articles, sources, allowed)
-
-
-def query(database: Path, sql: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(database) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def test_refused_feeds_fail_with_the_reason_and_the_rest_succeed(polls: Polls) -> None:
