@@ -17,6 +17,7 @@ from crawler.resolver import install_resolver
 from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
+from scheduler import loop
 from scheduler.config import Config
 from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
 from storage.db import Database
@@ -86,8 +87,10 @@ def http_settings(config: Config) -> Settings:
 def crawler_runner(settings: Settings) -> AsyncCrawlerRunner:
     """Return a runner whose every connection obeys `network.allow_private`.
 
-    A runner, unlike `scrapy crawl`, leaves the reactor's resolver alone: install ours.
+    A runner, unlike `scrapy crawl`, leaves the reactor's resolver alone: install ours,
+    on the asyncio reactor (installed first if need be, before anything imports another).
     """
+    loop.event_loop()
     install_resolver(settings)
     return AsyncCrawlerRunner(settings)
 

@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from twisted.internet.address import IPv4Address, IPv6Address
 
 from crawler.addresses import refused_kind
+from crawler.resolver import PublicAddressResolver, refusal_for
 from tests.cli_run import Run, newswatch, query
 from tests.feedserver import Entry, FeedServer
 
@@ -172,3 +175,74 @@ def test_allow_private_lets_the_loopback_feed_through(polls: Polls) -> None:
     assert "fetched: 1" in run.stdout and "failed: 0" in run.stdout, run.stdout
     assert [r.path for r in run.requests] == ["/loopback.xml"]
     assert dict(query(polls.database, "SELECT name, last_error FROM sources"))["loopback"] is None
+
+
+# --- the resolver on its own ---------------------------------------------------------------
+
+
+class Answers:
+    """A name resolver that answers from a table at once (stands in for DNS)."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+
+    def resolveHostName(self, receiver: Any, host: str, port: int = 0, *args: Any) -> Any:
+        receiver.resolutionBegan(None)
+        for address in self.table.get(host, []):
+            kind = IPv6Address if ":" in address else IPv4Address
+            receiver.addressResolved(kind("TCP", address, port))
+        receiver.resolutionComplete()
+
+
+class Reactor:
+    def __init__(self, resolver: Any) -> None:
+        self.nameResolver = resolver
+
+    def installNameResolver(self, resolver: Any) -> None:
+        self.nameResolver = resolver
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.addresses: list[str] = []
+        self.complete = False
+
+    def resolutionBegan(self, resolution: Any) -> None:
+        pass
+
+    def addressResolved(self, address: Any) -> None:
+        self.addresses.append(address.host)
+
+    def resolutionComplete(self) -> None:
+        self.complete = True
+
+
+def lookup(reactor: Reactor, host: str) -> list[str]:
+    collected = Collected()
+    reactor.nameResolver.resolveHostName(collected, host, 80)
+    assert collected.complete
+    return collected.addresses
+
+
+def test_the_resolver_passes_public_answers_and_remembers_why_it_dropped_the_rest() -> None:
+    answers = {
+        "mixed.example": ["10.0.0.7", "93.184.215.14", "::1"],
+        "inside.example": ["192.168.0.2", "fd00::2"],
+        "fine.example": ["2606:4700::1111"],
+    }
+    reactor = Reactor(Answers(answers))
+    PublicAddressResolver(reactor, allow_private=False).install_on_reactor()
+    PublicAddressResolver(reactor, allow_private=False).install_on_reactor()  # again: once
+    assert isinstance(reactor.nameResolver.inner, Answers)
+    assert lookup(reactor, "mixed.example") == ["93.184.215.14"]
+    assert refusal_for("mixed.example") is None  # it had a public address
+    assert lookup(reactor, "inside.example") == []
+    assert refusal_for("INSIDE.example") == (
+        "inside.example resolves to 192.168.0.2, a private address"
+    )
+    answers["inside.example"] = ["93.184.215.15"]  # the name moved: the refusal goes
+    assert lookup(reactor, "inside.example") == ["93.184.215.15"]
+    assert refusal_for("inside.example") is None
+    assert lookup(reactor, "fine.example") == ["2606:4700::1111"]
+    PublicAddressResolver(reactor, allow_private=True).install_on_reactor()
+    assert lookup(reactor, "mixed.example") == ["10.0.0.7", "93.184.215.14", "::1"]
