@@ -10,6 +10,8 @@ CrawlerError
 
 from __future__ import annotations
 
+from scrapy.exceptions import IgnoreRequest
+
 
 class CrawlerError(Exception):
     """Base of every error the crawler raises."""
@@ -33,8 +35,12 @@ class SitemapError(CrawlerError):
     """A sitemap body that is not a sitemap, with the reason."""
 
 
-class BlockedAddressError(CrawlerError):
-    """A request refused because its host is not a public address (network.allow_private)."""
+class BlockedAddressError(CrawlerError, IgnoreRequest):
+    """A request refused because its host is not a public address (network.allow_private).
+
+    An IgnoreRequest too: Scrapy then neither retries it nor logs a traceback when it is
+    the request for a site's robots.txt.
+    """
 
 
 class UnknownSpiderError(CrawlerError):

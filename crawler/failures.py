@@ -53,6 +53,13 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
     return None, f"{type(exc).__name__}: {_one_line(exc)}"
 
 
+def forbidden_by_robots(failure: Failure) -> bool:
+    """Say whether robots.txt forbade the request (and not some other refusal)."""
+    # RobotsTxtMiddleware raises a plain IgnoreRequest with this message.
+    exc = failure.value
+    return isinstance(exc, scrapy_errors.IgnoreRequest) and str(exc) == "Forbidden by robots.txt"
+
+
 def _ignored(failure: Failure, exc: scrapy_errors.IgnoreRequest) -> str | None:
     """Say why a downloader middleware dropped the response, for the two it drops."""
     # HttpCompressionMiddleware: the body grew past DOWNLOAD_MAXSIZE while decompressing.

@@ -92,6 +92,11 @@ url = "http://{PUBLIC}:{port}/moved.xml"
 name = "healthy"
 url = "http://{PUBLIC}:{port}/healthy.xml"
 full_text = true
+
+[[sites]]
+name = "site"
+start_urls = ["{server.url("/news/")}"]
+interval = "1h"
 """,
         encoding="utf-8",
     )
@@ -103,7 +108,8 @@ class Polls:
     server: FeedServer
     database: Path
     refused: Run
-    errors: dict[str, str | None]  # each source's last error after `refused`
+    crawl: Run  # `crawl` of the site on 127.0.0.1, refused too
+    errors: dict[str, str | None]  # each source's last error after `refused` and `crawl`
     articles: list[tuple[str, str]]  # (url, text) after `refused`
     sources: Run
     allowed: Run
@@ -126,12 +132,13 @@ def polls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polls]:
         config = write_config(folder / "config.toml", server, allow_private=False)
         database = folder / "newswatch.db"
         refused = stubbed(server, "--config", str(config), "poll")
+        crawl = stubbed(server, "--config", str(config), "crawl")
         errors = dict(query(database, "SELECT name, last_error FROM sources"))
         articles = query(database, "SELECT url, text FROM articles")
         sources = stubbed(server, "--config", str(config), "sources")
         write_config(config, server, allow_private=True)
         allowed = stubbed(server, "--config", str(config), "poll", "loopback")
-        yield Polls(server, database, refused, errors, articles, sources, allowed)
+        yield Polls(server, database, refused, crawl, errors, articles, sources, allowed)
 
 
 def test_refused_feeds_fail_with_the_reason_and_the_rest_succeed(polls: Polls) -> None:
@@ -145,6 +152,13 @@ def test_refused_feeds_fail_with_the_reason_and_the_rest_succeed(polls: Polls) -
     assert errors["rebound"] == f"blocked: {REBOUND} resolves to 127.0.0.1, a loopback address"
     # The redirect's first hop was allowed; the hop to 127.0.0.1 was refused.
     assert errors["redirected"] == "blocked: 127.0.0.1 is a loopback address"
+
+
+def test_a_site_crawl_is_refused_too(polls: Polls) -> None:
+    assert polls.crawl.requests == []  # not even robots.txt
+    assert "Traceback" not in polls.crawl.stderr
+    news = polls.server.url("/news/")
+    assert polls.errors["site"] == f"{news}: blocked: 127.0.0.1 is a loopback address"
 
 
 def test_nothing_is_sent_to_a_refused_address(polls: Polls) -> None:
