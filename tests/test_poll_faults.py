@@ -75,6 +75,9 @@ def write_config(folder: Path, urls: dict[str, str]) -> Path:
 [storage]
 url = "sqlite:///newswatch.db"
 
+[daemon]
+per_host = 12  # every feed at once: the slow ones do not hold the others up
+
 [network]
 allow_private = true
 timeout = "{TIMEOUT_S}s"

@@ -92,7 +92,8 @@ def write_config(folder: Path, server: FeedServer, paths: dict[str, str]) -> Pat
     )
     path = folder / "config.toml"
     path.write_text(
-        f'[storage]\nurl = "sqlite:///newswatch.db"\n\n[network]\nallow_private = true\n{feeds}',
+        '[storage]\nurl = "sqlite:///newswatch.db"\n\n[daemon]\nper_host = 8\n\n'
+        f"[network]\nallow_private = true\n{feeds}",
         encoding="utf-8",
     )
     return path
