@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from scrapy import exceptions as scrapy_errors
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
@@ -9,6 +11,9 @@ from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawler.exceptions import BlockedAddressError
+
+# Scrapy's message when a Content-Length announces more than DOWNLOAD_MAXSIZE.
+_ANNOUNCED_TOO_LARGE = re.compile(r"larger than download max size \((\d+)\)")
 
 # Scrapy's own download errors first, then the Twisted ones older handlers raise.
 _REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
@@ -45,6 +50,10 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
         return None, f"blocked: {exc}"
     if isinstance(exc, scrapy_errors.IgnoreRequest) and (reason := _ignored(failure, exc)):
         return None, reason
+    if isinstance(exc, scrapy_errors.DownloadCancelledError) and (
+        found := _ANNOUNCED_TOO_LARGE.search(str(exc))
+    ):
+        return None, f"too large: over {found.group(1)} bytes"
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):
             return None, reason

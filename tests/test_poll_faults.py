@@ -51,6 +51,8 @@ def serve(server: FeedServer) -> dict[str, str]:
     # Small when sent (a few kB), sixteen times max_bytes once decompressed.
     server.set_fault("/gzip-bomb.xml", "gzip", size=16 * MAX_BYTES)
     server.set_fault("/brotli-bomb.xml", "brotli", size=16 * MAX_BYTES)
+    server.set_fault("/huge.xml", "huge", size=4 * MAX_BYTES)
+    urls["huge"] = server.url("/huge.xml")
     server.set_fault("/loop.xml", "redirect", to="/loop.xml")
     urls["loop"] = server.url("/loop.xml")
     for hop in range(CHAIN):
@@ -117,6 +119,7 @@ EXPECTED = {
     # Per-read timeouts would never fire: a byte arrives every second. The bound is on
     # the whole request (Scrapy's DOWNLOAD_TIMEOUT).
     "trickle": "timed out",
+    "huge": f"too large: over {MAX_BYTES} bytes",
     "gzip-bomb": f"too large: over {MAX_BYTES} bytes after decompression",
     "brotli-bomb": f"too large: over {MAX_BYTES} bytes after decompression",
     "chain": "too many redirects (more than 10)",
