@@ -191,6 +191,20 @@ def test_allow_private_lets_the_loopback_feed_through(polls: Polls) -> None:
     assert dict(query(polls.database, "SELECT name, last_error FROM sources"))["loopback"] is None
 
 
+def test_scrapy_crawl_refuses_them_too_unless_told_otherwise(tmp_path: Path) -> None:
+    scrapy = [str(Path(sys.executable).parent / "scrapy"), "crawl", "json_listing"]
+    with FeedServer() as server:
+        server.set_resource("/api.json", b'{"articles": []}', "application/json")
+        args = ["-a", f"start_urls={server.url('/api.json')}"]
+        args += ["-s", f"NEWSWATCH_DATABASE_URL=sqlite:///{tmp_path / 'scrapy.db'}"]
+        refused = newswatch(server, *args, command=scrapy)
+        allowed = newswatch(server, *args, "-s", "NEWSWATCH_ALLOW_PRIVATE=true", command=scrapy)
+    assert refused.returncode == 0, refused.stderr
+    assert refused.requests == []
+    assert "error=blocked: 127.0.0.1 is a loopback address" in refused.stderr
+    assert "/api.json" in [r.path for r in allowed.requests]
+
+
 # --- the resolver on its own ---------------------------------------------------------------
 
 
