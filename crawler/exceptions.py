@@ -4,10 +4,13 @@ CrawlerError
  ├── QuerySyntaxError   a topic query that does not parse
  ├── FeedError          a feed that could not be read (bad XML, not a feed, too large)
  ├── SitemapError       a sitemap that could not be read
+ ├── BlockedAddressError a host that resolves only to addresses newswatch may not reach
  └── UnknownSpiderError a site names a spider that crawler/spiders/ does not have
 """
 
 from __future__ import annotations
+
+from scrapy.exceptions import IgnoreRequest
 
 
 class CrawlerError(Exception):
@@ -30,6 +33,14 @@ class FeedError(CrawlerError):
 
 class SitemapError(CrawlerError):
     """A sitemap body that is not a sitemap, with the reason."""
+
+
+class BlockedAddressError(CrawlerError, IgnoreRequest):
+    """A request refused because its host is not a public address (network.allow_private).
+
+    An IgnoreRequest too: Scrapy then neither retries it nor logs a traceback when it is
+    the request for a site's robots.txt.
+    """
 
 
 class UnknownSpiderError(CrawlerError):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from scrapy import exceptions as scrapy_errors
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+from crawler.exceptions import BlockedAddressError
+
+# Scrapy's message when a Content-Length announces more than DOWNLOAD_MAXSIZE.
+_ANNOUNCED_TOO_LARGE = re.compile(r"larger than download max size \((\d+)\)")
 
 # Scrapy's own download errors first, then the Twisted ones older handlers raise.
 _REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
@@ -39,12 +46,43 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
     if isinstance(exc, HttpError):
         status = int(exc.response.status)
         return status, f"HTTP {status}"
+    if isinstance(exc, BlockedAddressError):
+        return None, f"blocked: {exc}"
+    if isinstance(exc, scrapy_errors.IgnoreRequest) and (reason := _ignored(failure, exc)):
+        return None, reason
+    if isinstance(exc, scrapy_errors.DownloadCancelledError) and (
+        found := _ANNOUNCED_TOO_LARGE.search(str(exc))
+    ):
+        return None, f"too large: over {found.group(1)} bytes"
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):
             return None, reason
     if isinstance(exc, net.ConnectError | scrapy_errors.DownloadFailedError):
         return None, f"cannot connect: {_one_line(exc)}"
     return None, f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def forbidden_by_robots(failure: Failure) -> bool:
+    """Say whether robots.txt forbade the request (and not some other refusal)."""
+    # RobotsTxtMiddleware raises a plain IgnoreRequest with this message.
+    exc = failure.value
+    return isinstance(exc, scrapy_errors.IgnoreRequest) and str(exc) == "Forbidden by robots.txt"
+
+
+def _ignored(failure: Failure, exc: scrapy_errors.IgnoreRequest) -> str | None:
+    """Say why a downloader middleware dropped the response, for the two it drops."""
+    # HttpCompressionMiddleware: the body grew past DOWNLOAD_MAXSIZE while decompressing.
+    limit = getattr(exc.__cause__, "max_size", None)
+    if isinstance(limit, int):
+        return f"too large: over {limit} bytes after decompression"
+    # RedirectMiddleware gives up past REDIRECT_MAX_TIMES with this message.
+    request = getattr(failure, "request", None)
+    if str(exc) == "max redirections reached" and request is not None:
+        visited = request.meta.get("redirect_urls", [])
+        if request.url in visited:
+            return f"redirect loop (back to {request.url})"
+        return f"too many redirects (more than {len(visited)})"
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ import xml.sax
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -88,8 +88,7 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry:
     guid = raw.get("id") or None
     link = raw.get("link") or None
     if link:
-        # Relative links are resolved against the feed's own URL (RSS best practice).
-        link = urljoin(feed_url, link.strip())
+        link = _web_link(feed_url, link)
     title = html_to_text(raw.get("title", ""))
     summary = html_to_text(raw.get("summary", ""))
     content = "\n\n".join(html_to_text(part.get("value", "")) for part in raw.get("content", []))
@@ -108,6 +107,19 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry:
         # DeprecationWarning (feedparser issue 310); dict.get looks without that fallback.
         published_at=_time(raw.get("published_parsed") or dict.get(raw, "updated_parsed")),
     )
+
+
+def _web_link(feed_url: str, link: str) -> str | None:
+    """Return the entry's link made absolute, or None if it is not an http(s) URL."""
+    try:
+        # Relative links are resolved against the feed's own URL (RSS best practice).
+        absolute = urljoin(feed_url, link.strip())
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:  # e.g. an unbalanced "[" in an IPv6 host
+        return None
+    # A javascript: or data: "link" is a script, not an address, for whoever renders
+    # the export, and newswatch could not fetch it.
+    return absolute if scheme in ("http", "https") else None
 
 
 def _usable(entry: FeedEntry) -> bool:

@@ -22,6 +22,7 @@ DEDUPE = "NEWSWATCH_DEDUPE"  # a storage.records.DedupeSettings: near-duplicate 
 MAX_INTERVAL = "NEWSWATCH_MAX_INTERVAL"  # seconds: the longest interval and back-off
 MIN_INTERVAL = "NEWSWATCH_MIN_INTERVAL"  # seconds: the shortest adaptive interval
 DISABLE_AFTER = "NEWSWATCH_DISABLE_AFTER"  # seconds of continuous failure before disabling
+ALLOW_PRIVATE = "NEWSWATCH_ALLOW_PRIVATE"  # bool: connect to non-public addresses too
 
 
 @dataclass(frozen=True, slots=True)

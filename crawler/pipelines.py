@@ -19,7 +19,7 @@ from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
 from crawler.page_meta import FUTURE_SLACK
 from crawler.signals import store_failed
-from crawler.text import clean_text
+from crawler.text import clean_text, shorten
 from crawler.topics import prepare_text
 from crawler.urls import canonical_url
 from storage.articles import store_articles
@@ -34,13 +34,37 @@ log = logging.getLogger("newswatch.store")
 NEW_BY_TOPIC_STAT = "newswatch/articles_new_topic/"
 
 
+# Longer than any headline (Mastodon posts, the longest titles some feeds carry, stop at
+# 500); a feed that puts a whole document in <title> gets it cut here, with a warning.
+MAX_TITLE_CHARS = 1000
+
+
 class NormalisePipeline:
-    """Canonicalise the URL, tidy the text, and drop impossible dates."""
+    """Canonicalise the URL, tidy the text, cap the title, and drop impossible dates."""
+
+    def __init__(self, stats: StatsCollector | None = None) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalisePipeline:
+        """Count truncated titles in the crawl's stats."""
+        return cls(crawler.stats)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Return the item in normal form."""
         item.canonical_url = canonical_url(item.canonical_url or item.url)
         item.title = clean_text(item.title)
+        if len(item.title) > MAX_TITLE_CHARS:
+            log.warning(
+                "title truncated source=%s url=%s chars=%d limit=%d",
+                item.source_name,
+                item.url,
+                len(item.title),
+                MAX_TITLE_CHARS,
+            )
+            item.title = shorten(item.title, MAX_TITLE_CHARS)
+            if self.stats is not None:
+                self.stats.inc_value("newswatch/titles_truncated")
         item.summary = clean_text(item.summary)
         item.text = clean_text(item.text)
         if item.language:

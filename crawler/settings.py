@@ -36,6 +36,16 @@ RETRY_ENABLED = True
 RETRY_TIMES = 1
 REDIRECT_MAX_TIMES = 10
 
+# Refuse private, loopback, link-local... addresses at every hop unless the config allows
+# them (network.allow_private); see crawler/resolver.py. newswatch's own runners install
+# the resolver themselves; this setting covers `scrapy crawl`.
+NEWSWATCH_ALLOW_PRIVATE = False
+TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
+DOWNLOADER_MIDDLEWARES = {
+    # Before RetryMiddleware (550) sees the failed lookup: a refusal is not retried.
+    "crawler.middlewares.RefusedAddressMiddleware": 560,
+}
+
 ITEM_PIPELINES = {
     "crawler.pipelines.NormalisePipeline": 100,
     "crawler.pipelines.TopicsPipeline": 200,

@@ -26,13 +26,12 @@ from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler import options, resources
 from crawler.extraction import ExtractedPage
-from crawler.failures import describe_failure
+from crawler.failures import describe_failure, forbidden_by_robots
 from crawler.fetching import extract_response, failed_request
 from crawler.items import ArticleItem
 from crawler.signals import store_failed
@@ -174,8 +173,8 @@ class NewsSpider(Spider):
     def page_failed(self, failure: Failure) -> None:
         """Log a page that could not be fetched; it is tried again on the next run."""
         request = failed_request(failure)
-        if isinstance(failure.value, IgnoreRequest):
-            self.count("pages_forbidden")  # robots.txt
+        if forbidden_by_robots(failure):
+            self.count("pages_forbidden")
             return
         _, reason = describe_failure(failure)
         self.count("pages_failed")
@@ -186,7 +185,7 @@ class NewsSpider(Spider):
     def listing_failed(self, failure: Failure) -> None:
         """Note a start page or sitemap that could not be fetched."""
         request = failed_request(failure)
-        if isinstance(failure.value, IgnoreRequest):
+        if forbidden_by_robots(failure):
             self.count("pages_forbidden")
             reason = "forbidden by robots.txt"
         else:

@@ -69,6 +69,18 @@ def clean_text(text: str) -> str:
     return text.strip()
 
 
+def shorten(text: str, limit: int) -> str:
+    """Return `text` cut to at most `limit` characters, at a word boundary, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # Back to the last space, unless that would lose most of what is left.
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
 def html_to_text(fragment: str) -> str:
     """Return the visible text of an HTML fragment, one paragraph per line."""
     if "<" not in fragment and "&" not in fragment:

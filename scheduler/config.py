@@ -74,13 +74,8 @@ _TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3]):[0-5][0-9]")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")  # BCP 47, as trafilatura reports
 
 # Keys the design names but this version does not implement yet. They are refused rather
-# than ignored: a user who writes `allow_private = false` must not think it protects them.
-_UNSUPPORTED: dict[KeyPath, dict[str, str]] = {
-    ("network",): {
-        "allow_private": "unknown key: not supported yet in this version, so private "
-        "and loopback addresses are not refused",
-    },
-}
+# than ignored: a user who writes them must not think they do something.
+_UNSUPPORTED: dict[KeyPath, dict[str, str]] = {}  # none at present
 
 
 def config_path(path: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -269,11 +264,14 @@ class _ConfigReader(TomlReader):
         return name
 
     def network(self, data: Mapping[str, object]) -> NetworkConfig:
-        table, defaults = self.table(data, "network", ("timeout", "max_bytes")), NetworkConfig()
+        keys = ("allow_private", "timeout", "max_bytes")
+        table, defaults = self.table(data, "network", keys), NetworkConfig()
         timeout = self.duration(table.get("timeout", "30s"), ("network", "timeout"), None)
+        where = ("network", "allow_private")
         return NetworkConfig(
             timeout_s=timeout or defaults.timeout_s,
             max_bytes=self.positive(table, ("network", "max_bytes"), defaults.max_bytes),
+            allow_private=self.value(table, where, bool, defaults.allow_private),
         )
 
     def polling(self, data: Mapping[str, object]) -> PollingConfig:

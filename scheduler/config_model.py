@@ -51,8 +51,10 @@ class DaemonConfig:
 class NetworkConfig:
     """Limits applied to every request."""
 
-    timeout_s: int = 30
+    timeout_s: int = 30  # the whole request, not each read
     max_bytes: int = DEFAULT_MAX_BYTES
+    # Connect to private, loopback, link-local... addresses too (crawler/resolver.py).
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,11 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 
 from crawler import options
+from crawler.resolver import install_resolver
 from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
 from crawler.workers import WorkerPool
+from scheduler import loop
 from scheduler.config import Config
 from scheduler.leases import Leases
 from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
@@ -82,12 +84,24 @@ def http_settings(config: Config) -> Settings:
             "CONCURRENT_REQUESTS_PER_DOMAIN": config.daemon.per_host,
             "DOWNLOAD_TIMEOUT": config.network.timeout_s,
             "DOWNLOAD_MAXSIZE": config.network.max_bytes,
+            options.ALLOW_PRIVATE: config.network.allow_private,
             # The daemon logs one line per event; Scrapy's multi-line dumps are noise.
             "STATS_DUMP": False,
         },
         priority="cmdline",
     )
     return settings
+
+
+def crawler_runner(settings: Settings) -> AsyncCrawlerRunner:
+    """Return a runner whose every connection obeys `network.allow_private`.
+
+    A runner, unlike `scrapy crawl`, leaves the reactor's resolver alone: install ours,
+    on the asyncio reactor (installed first if need be, before anything imports another).
+    """
+    loop.event_loop()
+    install_resolver(settings)
+    return AsyncCrawlerRunner(settings)
 
 
 def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Settings:
@@ -175,7 +189,7 @@ class Poller:
         self.database = database
         self.pool = pool
         self.extra_settings = dict(extra_settings or {})
-        self.runner = AsyncCrawlerRunner(self._settings(config))
+        self.runner = crawler_runner(self._settings(config))
         shared = database.dialect == "postgresql"
         batch = config.daemon.concurrency * CLAIM_PER_SLOT if shared else None
         self.leases = Leases(database, config.daemon.lease_s, batch)
@@ -192,6 +206,7 @@ class Poller:
         # built here with its own settings would get the runner's merged in as defaults
         # by crawl() (Scrapy 2.19): two sources of settings for one crawl.
         self.runner.settings = self._settings(config)
+        install_resolver(self.runner.settings)  # network.allow_private may have changed
 
     def _settings(self, config: Config) -> Settings:
         """Return the crawl settings for `config`, with the extra component settings."""

@@ -82,7 +82,8 @@ def format_time(value: datetime | None) -> str | None:
     """Return `value` as `YYYY-MM-DDTHH:MM:SSZ` in UTC, or None."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime("%Y"): that gives "1-01-01" for year 1, not ISO 8601.
+    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def export_record(row: ExportRow) -> dict[str, Any]:

@@ -74,6 +74,8 @@ def write_config(
         "per_host = 2",
         "",
         "[network]",
+        # The test server is on 127.0.0.1, which the default refuses.
+        "allow_private = true",
         f'timeout = "{timeout}"',
         "",
         "[polling]",

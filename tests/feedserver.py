@@ -51,6 +51,7 @@ from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
+import brotli
 import pytest
 
 __all__ = [
@@ -95,8 +96,11 @@ FaultKind = Literal[
     "reset",
     "redirect",
     "gzip",
+    "brotli",
     "notfeed",
     "huge",
+    "trickle",
+    "truncated",
 ]
 _STATUS_FAULTS: Mapping[str, int] = {
     "404": 404,
@@ -107,7 +111,11 @@ _STATUS_FAULTS: Mapping[str, int] = {
     "503": 503,
 }
 _FAULT_KINDS = frozenset(
-    {*_STATUS_FAULTS, "hang", "malformed", "reset", "redirect", "gzip", "notfeed", "huge"}
+    {
+        *_STATUS_FAULTS,
+        *("hang", "malformed", "reset", "redirect", "gzip", "brotli", "notfeed", "huge"),
+        *("trickle", "truncated"),
+    }
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_HUGE_SIZE = 20 * 1024 * 1024
@@ -695,8 +703,14 @@ class FeedServer:
         - ``"gzip"``: the normal response with a gzip-encoded body and
           ``Content-Encoding: gzip`` whatever the request's Accept-Encoding; with ``size``
           the body is first padded with spaces to ``size`` bytes (a decompression bomb).
+        - ``"brotli"``: the same with brotli (``Content-Encoding: br``).
         - ``"notfeed"``: 200 with an HTML page.
         - ``"huge"``: 200, a valid RSS document of ``size`` bytes (default 20 MiB).
+        - ``"trickle"``: 200 headers with the full Content-Length, then the normal body
+          one byte every ``delay`` seconds (default 1): a slow-loris server, whose every
+          read arrives well within any per-read timeout.
+        - ``"truncated"``: 200 headers announcing the full Content-Length, half the body,
+          then an orderly close (FIN): a body shorter than announced.
 
         ``times`` limits the fault to the next N requests for the path; then the path
         serves its content again (for example, one 503 and then success).
@@ -908,14 +922,25 @@ class _Handler(BaseHTTPRequestHandler):
             body = f"Moved to {location}\n".encode()
             response = _Response(fault.status, body, [("Location", location)])
             self._send(path, query, response, head)
-        elif kind == "gzip":
+        elif kind in ("gzip", "brotli"):
             response = self._normal(resource)
             payload = response.body
             if fault.size is not None and fault.size > len(payload):
                 payload += b" " * (fault.size - len(payload))
-            response.body = gzip.compress(payload, compresslevel=6, mtime=0)
-            response.headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+            if kind == "gzip":
+                response.body, coding = gzip.compress(payload, compresslevel=6, mtime=0), "gzip"
+            else:
+                response.body, coding = brotli.compress(payload), "br"
+            response.headers += [("Content-Encoding", coding), ("Vary", "Accept-Encoding")]
             self._send(path, query, response, head)
+        elif kind == "trickle":
+            self._trickle(path, query, self._normal(resource), fault.delay or 1.0)
+        elif kind == "truncated":
+            response = self._normal(resource)
+            self._start(path, query, response, len(response.body))
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
         elif kind == "huge":
             self._send(path, query, self._huge(fault.size or _DEFAULT_HUGE_SIZE), head)
         elif kind == "reset":
@@ -983,6 +1008,19 @@ class _Handler(BaseHTTPRequestHandler):
         view = memoryview(response.body)
         for offset in range(0, len(view), _CHUNK):
             self.wfile.write(view[offset : offset + _CHUNK])
+
+    def _trickle(self, path: str, query: str, response: _Response, delay: float) -> None:
+        self._start(path, query, response, len(response.body))
+        self.wfile.flush()
+        for offset in range(len(response.body)):
+            if self.server.owner._stopping.wait(delay):
+                break
+            try:
+                self.wfile.write(response.body[offset : offset + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up, as it should
+                break
+        self.close_connection = True
 
     def _reset(self, path: str, query: str, resource: Resource | None) -> None:
         body = resource.body if resource is not None else b"<!-- filler -->\n" * 512

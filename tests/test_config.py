@@ -81,6 +81,8 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert config.storage.url == f"sqlite:///{tmp_path}/data/newswatch.db"
     assert config.daemon == DaemonConfig("UTC", 60, config.daemon.user_agent, 16, 2)
     assert config.network == NetworkConfig(timeout_s=30, max_bytes=15_728_640)
+    # Safe by default: private and loopback addresses are refused unless allowed.
+    assert config.network.allow_private is False
     assert config.polling == PollingConfig(1800, 300, 86400)
     assert config.feeds == (FeedConfig("bbc-world", "https://world.example/news/rss.xml"),)
     feed = config.feeds[0]
@@ -211,7 +213,7 @@ def test_three_mistakes_are_all_reported_with_keys_and_lines() -> None:
     [
         ("colour = 'red'", "colour", "unknown key", 1),
         ("[daemon]\nconcurency = 4", "daemon.concurency", 'did you mean "concurrency"', 2),
-        ("[network]\nallow_private = false", "network.allow_private", "not supported yet", 2),
+        ("[network]\nallow_private = 'no'", "network.allow_private", "expected a boolean", 2),
         ("[daemon]\nconcurrency = '16'", "daemon.concurrency", "expected an integer", 2),
         ("[daemon]\nper_host = 0", "daemon.per_host", "greater than 0", 2),
         ("[network]\nmax_bytes = -1", "network.max_bytes", "greater than 0", 2),

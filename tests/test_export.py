@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.export import EXPORT_FIELDS, write_csv, write_jsonl
+from storage.export import EXPORT_FIELDS, format_time, write_csv, write_jsonl
 from storage.records import ExportRow
 
 ROW = ExportRow(
@@ -127,3 +127,10 @@ def test_csv_keeps_multiline_text_in_one_cell() -> None:
     rows = csv_rows(awkward, ROW)
     assert len(rows) == 3
     assert dict(zip(EXPORT_FIELDS, rows[1], strict=True))["text"] == AWKWARD.replace("\x00", "")
+
+
+def test_times_are_iso_8601_with_four_digit_years_even_far_back() -> None:
+    assert format_time(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"
+    assert format_time(datetime(987, 6, 5, 4, 3, 2, 1, tzinfo=UTC)) == "0987-06-05T04:03:02Z"
+    later = datetime(2024, 10, 15, 10, 0, 30, 999_999, tzinfo=timezone(timedelta(hours=2)))
+    assert format_time(later) == "2024-10-15T08:00:30Z"

@@ -146,6 +146,27 @@ def test_relative_links_resolve_through_xml_base() -> None:
     ]
 
 
+def test_only_web_links_are_kept() -> None:
+    items = "".join(
+        f"<item><title>t{n}</title><link>{link}</link></item>"
+        for n, link in enumerate(
+            [
+                "javascript:alert(1)",
+                " JavaScript:alert(document.cookie)",
+                "data:text/html,x",
+                "http://[::1",
+                "HTTPS://ok.example/a",
+                "ftp://files.example/a",
+            ]
+        )
+    )
+    body = f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+    entries = parse(body).entries
+    assert [e.link for e in entries] == [None, None, None, None, "https://ok.example/a", None]
+    # Identified by a hash of title and summary instead.
+    assert entries[0].key.startswith("hash:")
+
+
 # --- HTML in feeds ---------------------------------------------------------------------------
 
 

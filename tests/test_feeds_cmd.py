@@ -27,6 +27,9 @@ CONFIG = """\
 [storage]
 url = "sqlite:///data/newswatch.db"  # the default place
 
+[network]
+allow_private = true  # the test server is on 127.0.0.1
+
 [[topics]]
 name = "dprk"
 # The war, seen from Pyongyang.

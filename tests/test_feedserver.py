@@ -20,6 +20,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import brotli
 import feedparser
 import pytest
 
@@ -343,20 +344,26 @@ def test_notfeed_is_an_html_page(feed_server: FeedServer) -> None:
     assert parsed.entries == [] and parsed.bozo
 
 
-def test_reset_closes_mid_body(feed_server: FeedServer) -> None:
+@pytest.mark.parametrize("kind", ["reset", "truncated"])
+def test_reset_and_truncated_close_mid_body(
+    feed_server: FeedServer, kind: feedserver.FaultKind
+) -> None:
     resource = feed_server.set_feed("/f.xml", rich_entries())
-    feed_server.set_fault("/f.xml", "reset")
+    feed_server.set_fault("/f.xml", kind)
     conn = http.client.HTTPConnection("127.0.0.1", feed_server.port, timeout=5)
     try:
         conn.request("GET", "/f.xml")
         response = conn.getresponse()
         assert response.status == 200
         assert response.headers["Content-Length"] == str(len(resource.body))
-        with pytest.raises((http.client.IncompleteRead, ConnectionResetError)):
+        with pytest.raises((http.client.IncompleteRead, ConnectionResetError)) as raised:
             response.read()
     finally:
         conn.close()
     assert feed_server.responses("/f.xml") == [200]
+    if kind == "truncated":  # an orderly close: the half that was sent arrives
+        assert isinstance(raised.value, http.client.IncompleteRead)
+        assert raised.value.partial == resource.body[: len(resource.body) // 2]
     assert feed_server.errors == []
 
 
@@ -403,6 +410,35 @@ def test_gzip_with_size_is_a_decompression_bomb(feed_server: FeedServer) -> None
     inflated = gzip.decompress(reply.body)
     assert len(inflated) == size and inflated.startswith(resource.body)
     assert not feedparser.parse(inflated).bozo
+
+
+def test_brotli_with_size_is_a_decompression_bomb(feed_server: FeedServer) -> None:
+    resource = feed_server.set_feed("/f.xml", rich_entries())
+    size = 8 * 1024 * 1024
+    feed_server.set_fault("/f.xml", "brotli", size=size)
+    reply = get(feed_server, "/f.xml")
+    assert reply.headers["Content-Encoding"] == "br"
+    assert len(reply.body) < size // 1000
+    inflated = brotli.decompress(reply.body)
+    assert len(inflated) == size and inflated.startswith(resource.body)
+
+
+def test_trickle_sends_a_byte_per_delay(feed_server: FeedServer) -> None:
+    resource = feed_server.set_feed("/f.xml", [])
+    feed_server.set_fault("/f.xml", "trickle", delay=0.05)
+    conn = http.client.HTTPConnection("127.0.0.1", feed_server.port, timeout=5)
+    try:
+        conn.request("GET", "/f.xml")
+        response = conn.getresponse()
+        assert response.headers["Content-Length"] == str(len(resource.body))
+        start = time.monotonic()
+        first = response.read(10)
+        took = time.monotonic() - start
+    finally:
+        conn.close()
+    assert first == resource.body[:10]
+    assert took >= 0.4  # ten reads, each one delay apart
+    assert feed_server.errors == []
 
 
 def test_huge_serves_size_bytes(feed_server: FeedServer) -> None:

@@ -13,7 +13,13 @@ from scrapy.utils.test import get_crawler
 from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
 from crawler.options import FeedOptions, TopicRule
-from crawler.pipelines import DedupePipeline, NormalisePipeline, StorePipeline, TopicsPipeline
+from crawler.pipelines import (
+    MAX_TITLE_CHARS,
+    DedupePipeline,
+    NormalisePipeline,
+    StorePipeline,
+    TopicsPipeline,
+)
 from crawler.topics import parse_query
 from storage.db import Database
 from storage.export_rows import export_rows
@@ -74,6 +80,18 @@ def test_normalise_tidies_text_and_language() -> None:
     normal = NormalisePipeline().process_item(messy)
     assert (normal.title, normal.summary, normal.text) == ("North Korea", "s", "a\n\nb")
     assert normal.language == "en"
+
+
+def test_normalise_cuts_a_huge_title_at_a_word_and_counts_it() -> None:
+    stats = get_crawler().stats
+    assert stats is not None
+    huge = item(title="Pyongyang " * 100_000)  # 1 MB
+    normal = NormalisePipeline(stats).process_item(huge)
+    assert len(normal.title) <= MAX_TITLE_CHARS
+    assert normal.title.endswith("Pyongyang…")
+    assert stats.get_value("newswatch/titles_truncated") == 1
+    short = NormalisePipeline(stats).process_item(item(title="A headline"))
+    assert short.title == "A headline"
 
 
 def test_normalise_drops_impossible_future_dates_only() -> None:

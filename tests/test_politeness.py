@@ -47,7 +47,8 @@ def write_config(folder: Path, servers: list[FeedServer], concurrency: int, per_
     )
     config.write_text(
         f'[storage]\nurl = "{sqlite_url(config)}"\n\n'
-        f"[daemon]\nconcurrency = {concurrency}\nper_host = {per_host}\n\n{feeds}",
+        f"[daemon]\nconcurrency = {concurrency}\nper_host = {per_host}\n\n"
+        f"[network]\nallow_private = true\n\n{feeds}",
         encoding="utf-8",
     )
     return config

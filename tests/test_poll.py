@@ -175,6 +175,7 @@ user_agent = "{USER_AGENT}"
 per_host = 8
 
 [network]
+allow_private = true
 timeout = "10s"
 
 [[topics]]

@@ -68,7 +68,7 @@ def scheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sc
             ]
         )
         config.write_text(
-            '[storage]\nurl = "sqlite:///news.db"\n\n'
+            '[storage]\nurl = "sqlite:///news.db"\n\n[network]\nallow_private = true\n\n'
             '[polling]\ndefault_interval = "30m"\nmin_interval = "5m"\nmax_interval = "1d"\n\n'
             + feeds,
             encoding="utf-8",

@@ -39,7 +39,7 @@ def test_an_unchanged_body_without_validators_is_not_parsed(tmp_path: Path) -> N
                             "application/rss+xml")  # fmt: skip
         config = tmp_path / "config.toml"
         config.write_text(
-            f'[storage]\nurl = "sqlite:///news.db"\n\n'
+            f'[storage]\nurl = "sqlite:///news.db"\n\n[network]\nallow_private = true\n\n'
             f'[[feeds]]\nname = "bare"\nurl = "{server.url("/bare.xml")}"\n',
             encoding="utf-8",
         )
@@ -74,7 +74,7 @@ def test_a_brotli_encoded_feed_is_asked_for_and_decoded(tmp_path: Path) -> None:
         )
         config = tmp_path / "config.toml"
         config.write_text(
-            f'[storage]\nurl = "sqlite:///news.db"\n\n'
+            f'[storage]\nurl = "sqlite:///news.db"\n\n[network]\nallow_private = true\n\n'
             f'[[feeds]]\nname = "br"\nurl = "{server.url("/br.xml")}"\n',
             encoding="utf-8",
         )

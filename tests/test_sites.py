@@ -101,6 +101,9 @@ url = "sqlite:///{database}"
 [daemon]
 user_agent = "{USER_AGENT}"
 
+[network]
+allow_private = true
+
 [[sites]]
 name = "herald"
 sitemap = "{server.url("/sitemap_index.xml")}"
@@ -155,6 +158,8 @@ schedule = "*/30 * * * *"
                 f"USER_AGENT={USER_AGENT}",
                 "-s",
                 "LOG_LEVEL=WARNING",
+                "-s",
+                "NEWSWATCH_ALLOW_PRIVATE=true",
             ],
         )
         yield Runs(site, database, first, second, scrapy, late.path)

@@ -47,6 +47,10 @@ from storage.sightings import known_entry_keys
 from storage.sources import record_checks
 
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"
+# New entries taken from one feed in one poll. A feed that dumps its archive (or ten
+# thousand entries on purpose) is taken in slices, newest first as feeds list them: its
+# validators are not kept, so each next poll parses it again and takes the next slice.
+MAX_NEW_ENTRIES = 1000
 
 
 @dataclass(slots=True)
@@ -166,6 +170,20 @@ class FeedSpider(Spider):
         error = f"malformed feed: {parsed.warning}" if parsed.malformed else None
         self._count("feeds_failed" if error else "feeds_fetched")
         new = await self._unseen(source, parsed.entries)
+        later = len(new) - MAX_NEW_ENTRIES
+        if later > 0:
+            new = new[:MAX_NEW_ENTRIES]
+            self._count("entries_deferred", later)
+            self.logger.warning(
+                "feed capped source=%s url=%s new=%d taken=%d later=%d",
+                source.name,
+                source.url,
+                len(new) + later,
+                len(new),
+                later,
+            )
+        # Without its validators and hash, the next poll parses the feed again.
+        keep = later <= 0
         opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
         poll = self._polls[source.id]
         poll.new_entries = len(new)
@@ -187,10 +205,10 @@ class FeedSpider(Spider):
                 now,
                 response.status,
                 error=error,
-                etag=response_header(response, b"ETag"),
-                last_modified=response_header(response, b"Last-Modified"),
+                etag=response_header(response, b"ETag") if keep else None,
+                last_modified=response_header(response, b"Last-Modified") if keep else None,
                 new_articles=len(new),
-                body_hash=body_hash,
+                body_hash=body_hash if keep else None,
             ),
             source,
             Hints(

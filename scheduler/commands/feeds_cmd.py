@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from scrapy.crawler import AsyncCrawlerRunner
 
 from crawler.discovery import FeedLink, feed_links
 from crawler.spiders.fetch import Fetched, FetchSpider
@@ -17,7 +16,7 @@ from scheduler.config import Config, config_path
 from scheduler.config_edit import NewFeed, add_feeds, remove_feed
 from scheduler.durations import parse_duration
 from scheduler.opml import read_opml, write_opml
-from scheduler.poller import http_settings, sync_config
+from scheduler.poller import crawler_runner, http_settings, sync_config
 from storage.sources import enable_source
 
 
@@ -152,7 +151,7 @@ def _discover(config: Config, url: str) -> FeedLink:
     fetched = Fetched(url)
 
     async def fetch() -> None:
-        await AsyncCrawlerRunner(http_settings(config)).crawl(FetchSpider, url=url, result=fetched)
+        await crawler_runner(http_settings(config)).crawl(FetchSpider, url=url, result=fetched)
 
     loop.run(fetch)
     if fetched.error or fetched.headers is None:
