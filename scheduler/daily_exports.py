@@ -113,20 +113,15 @@ class DailyExports:
             await self._run(export, day)
 
     async def scheduled(self, name: str) -> None:
-        """Run the export `name` for today, as its cron job.
+        """Run the export `name` for the day it is due, as its cron job.
 
-        With several daemons each has this job; a daemon that comes after another has
-        finished today's run finds nothing due and skips, rather than run it again.
+        With several daemons each has this job; one runs it and the others, finding its
+        lock held or the day already exported, skip.
         """
         export = self.config.export_named(name)
-        if export is None:
-            return
-        day = await asyncio.to_thread(self._due_day, export, self.clock())
-        if day is None:
-            log.info("export skipped export=%s reason=already run since it was due", name)
-            self._count(name, "skipped")
-            return
-        await self._run(export, day)
+        if export is not None:
+            day = last_due(export, self.clock(), self.zone).date().isoformat()
+            await self._run(export, day)
 
     async def _run(self, export: ExportConfig, day: str) -> list[ExportedDay]:
         task = asyncio.ensure_future(asyncio.to_thread(self.run, export, day))
@@ -137,10 +132,14 @@ class DailyExports:
             self._running.discard(task)
 
     def run(self, export: ExportConfig, day: str) -> list[ExportedDay]:
-        """Run one export now; a failure is logged and the daemon goes on."""
+        """Run one export now, unless already done since due; a failure is logged."""
         try:
             written = run_export_alone(
-                self.database, self.config.export_spec(export), day, clock=self.clock
+                self.database,
+                self.config.export_spec(export),
+                day,
+                clock=self.clock,
+                still_due=lambda: self._due_day(export, self.clock()) is not None,
             )
         except (StorageError, OSError) as error:
             # Left pending: the next run (or the next start) finishes it.
@@ -148,7 +147,11 @@ class DailyExports:
             self._count(export.name, "failed")
             return []
         if written is None:
-            log.info("export skipped export=%s reason=another daemon is running it", export.name)
+            log.info(
+                "export skipped export=%s day=%s reason=done or running elsewhere",
+                export.name,
+                day,
+            )
             self._count(export.name, "skipped")
             return []
         self._count(export.name, "written")

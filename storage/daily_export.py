@@ -74,16 +74,23 @@ def run_export(
 
 
 def run_export_alone(
-    db: Database, spec: ExportSpec, day: str, *, clock: Clock = _utc_now
+    db: Database,
+    spec: ExportSpec,
+    day: str,
+    *,
+    clock: Clock = _utc_now,
+    still_due: Callable[[], bool] | None = None,
 ) -> list[ExportedDay] | None:
     """Run the export as `run_export` does, unless another process is running it: None.
 
     Several daemons on one PostgreSQL share the daily export; its advisory lock lets one
-    write while the others skip. The ledger alone keeps items from going out twice, but
-    two writers finishing the same pending run could race on its files.
+    write while the others skip. `still_due`, asked once the lock is held, lets a daemon
+    that comes just after another has finished skip too (None) instead of running the
+    day again. The ledger alone keeps items from going out twice, but two writers
+    finishing the same pending run could race on its files.
     """
     with singleton(db, f"export:{spec.name}") as held:
-        if not held:
+        if not held or (still_due is not None and not still_due()):
             return None
         return run_export(db, spec, day, clock=clock)
 

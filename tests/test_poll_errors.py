@@ -59,7 +59,7 @@ def write_config(folder: Path, server: FeedServer, urls: dict[str, str]) -> Path
     )
     config.write_text(
         f'[storage]\nurl = "{sqlite_url(config)}"\n\n'
-        '[daemon]\nper_host = 8\n\n[network]\nallow_private = true\n\n'
+        "[daemon]\nper_host = 8\n\n[network]\nallow_private = true\n\n"
         '[polling]\ndisable_after = "30d"\n\n' + feeds,
         encoding="utf-8",
     )

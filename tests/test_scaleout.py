@@ -7,6 +7,7 @@ at most three daemons for about twenty seconds.
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.models import Article, Sighting, Source
+from storage.models import Article, ExportRun, Sighting, Source
 from tests import feedserver
 from tests.daemon_helpers import (
     Daemon,
@@ -98,6 +99,9 @@ def test_three_daemons_poll_each_feed_once_per_due_time(
 ) -> None:
     feeds = serve_feeds(feed_server, FEEDS)
     config = scale_config(tmp_path, feed_server, feeds, lease="30s")
+    # Due since midnight and never run: every daemon would run it at start.
+    with config.open("a", encoding="utf-8") as out:
+        out.write('\n[[exports]]\nname = "daily"\ndir = "out"\nat = "00:00"\n')
     env = {"NEWSWATCH_DATABASE_URL": pg_url}
     with ExitStack() as stack:
         daemons = [
@@ -127,6 +131,18 @@ def test_three_daemons_poll_each_feed_once_per_due_time(
     assert len(keys) == 3 * FEEDS and max(keys.values()) == 1
     (shared,) = [a for a in stored.articles if a.canonical_url.endswith("/shared")]
     assert len(shared.sources) == FEEDS
+
+    # The daily export was written once: one run, by one daemon, the others skipping.
+    assert sum("export written export=daily" in log for _, _, log in outcomes) == 1
+    assert sum("export skipped export=daily" in log for _, _, log in outcomes) == 2
+    with opened(pg_url) as db, db.session() as session:
+        runs = session.execute(select(ExportRun.day, ExportRun.status)).all()
+    today = datetime.now(UTC).date().isoformat()
+    assert runs == [(today, "done")]
+    day = tmp_path / "out" / today
+    lines = (day / "daily.jsonl").read_text(encoding="utf-8").splitlines()
+    manifest = json.loads((day / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["count"] == len(lines) == len({json.loads(line)["id"] for line in lines})
 
 
 def test_a_killed_daemons_feeds_are_taken_over_after_its_lease(
