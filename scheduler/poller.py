@@ -19,6 +19,7 @@ from crawler.workers import WorkerPool
 from scheduler.config import Config
 from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
 from storage.db import Database
+from storage.exceptions import StorageError
 from storage.records import CheckResult, SourceSpec, SourceState, TopicSpec
 from storage.sources import due_sources, sync_sources
 from storage.topics import sync_topics
@@ -195,7 +196,12 @@ class Poller:
 
     async def tick(self) -> None:
         """Poll every feed that is due; the scheduler's timer calls this."""
-        sources = await self.due()
+        try:
+            sources = await self.due()
+        except StorageError as exc:
+            # The database is away (storage retried already): the next tick asks again.
+            log.warning("tick skipped error=%s", exc)
+            return
         # A stop may have begun while the due feeds were read: start no crawl then.
         if sources and not self._stopping:
             await self.poll(sources)
@@ -208,8 +214,12 @@ class Poller:
 
     async def site_job(self, name: str) -> None:
         """Crawl one site; the scheduler's cron or interval job for that site calls this."""
-        if not self._stopping:
+        if self._stopping:
+            return
+        try:
             await self.crawl_sites([name])
+        except StorageError as exc:
+            log.warning("site crawl skipped source=%s error=%s", name, exc)
 
     async def stop(self) -> None:
         """Stop running crawls, letting their pipelines write what they have."""
