@@ -292,12 +292,29 @@ def _create_engine(url: URL, busy_timeout_s: float) -> Engine:
         # One shared connection, or every pooled connection would be its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(str(url.database)).parent)
         # File SQLite pools connections and disables check_same_thread, so the engine
         # can serve asyncio.to_thread workers; each connection stays on one thread at a time.
         engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
     _configure_sqlite(engine, int(busy_timeout_s * 1000))
     return engine
+
+
+def nearest_existing(path: Path) -> Path:
+    """Return `path`, or its nearest ancestor that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the SQLite file's folder, or say in one line why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        found = nearest_existing(folder)
+        reason = f"{found} is a file, not a folder" if not found.is_dir() else exc.strerror
+        raise StorageError(f"cannot create the folder {folder}: {reason}") from None
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
