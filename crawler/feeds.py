@@ -102,10 +102,7 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
 
 def _entry(raw: Any, feed_url: str) -> FeedEntry:
     guid = _string(raw.get("id")) or None
-    link = _string(raw.get("link")) or None
-    if link:
-        # Relative links are resolved against the feed's own URL (RSS best practice).
-        link = urljoin(feed_url, link.strip())
+    link = _link(feed_url, _string(raw.get("link")))
     title = html_to_text(_string(raw.get("title")))
     summary = html_to_text(_string(raw.get("summary")))
     content = "\n\n".join(
@@ -126,6 +123,17 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry:
         # DeprecationWarning (feedparser issue 310); dict.get looks without that fallback.
         published_at=_time(raw.get("published_parsed") or dict.get(raw, "updated_parsed")),
     )
+
+
+def _link(feed_url: str, link: str) -> str | None:
+    """Return the entry's link resolved against the feed's URL; None if there is none."""
+    if not link.strip():
+        return None
+    try:
+        # Relative links are resolved against the feed's own URL (RSS best practice).
+        return urljoin(feed_url, link.strip())
+    except ValueError:  # "https://[host/...": not a URL at all (found by the fuzz test)
+        return None
 
 
 def _string(value: object) -> str:

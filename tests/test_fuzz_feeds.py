@@ -56,6 +56,7 @@ INSERTS = [
     b"<updated>2999-01-01T00:00:00Z</updated>",
     b"<pubDate>yesterday-ish, around noon</pubDate>",
     b"<link>javascript:alert(1)</link>",
+    b"<link>https://[broken.example/x</link>",  # not a URL: urljoin raises
     b"<link></link><guid></guid>",
     b"<item><title>x</title></item>",
     b"</channel></rss>",
