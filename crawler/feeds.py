@@ -26,7 +26,7 @@ _SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+):")
 # Character references that name no character: surrogates (U+D800..U+DFFF) and numbers
 # past U+10FFFF. feedparser's loose parser raises on them (chr() or UTF-8 encoding
 # fails) instead of reporting the feed as bozo; found by tests/test_fuzz_feeds.py. The
-# pattern finds candidates cheaply; `_no_character` decides.
+# pattern finds candidates cheaply; `_replacement_character` decides.
 _ODD_CHARREF = re.compile(
     rb"&#(?:[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{5,})"
     rb"|0*(?:5[5-7][0-9]{3}|[1-9][0-9]{6,}));"
