@@ -48,7 +48,7 @@ ROUNDS = 20
 SEED = 20241015
 JITTER_S = (0.0, 1.0)
 MOMENT_TIMEOUT_S = 30.0  # with the jitter, this bounds a round
-SLOW_S = 0.4  # every page and article answers this late, so kills find requests in flight
+SLOW_S = 0.25  # every page and article answers this late, so kills find requests in flight
 T0 = datetime(2024, 10, 15, 8, 0, tzinfo=UTC)
 
 
@@ -62,7 +62,7 @@ class World:
         self.site: list[tuple[str, str]] = []  # (path, title) of every site article
         self.on_topic: set[str] = set()
         self.off_topic: set[str] = set()
-        self.grow(bulk=300, pages=8, site=8)
+        self.grow(bulk=300, pages=6, site=6)
 
     def grow(self, bulk: int, pages: int, site: int) -> None:
         u = self.server.url
