@@ -23,6 +23,14 @@ from crawler.fingerprints import entry_key
 from crawler.text import html_to_text
 
 _SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+):")
+# Character references that name no character: surrogates (U+D800..U+DFFF) and numbers
+# past U+10FFFF. feedparser's loose parser raises on them (chr() or UTF-8 encoding
+# fails) instead of reporting the feed as bozo; found by tests/test_fuzz_feeds.py. The
+# pattern finds candidates cheaply; `_replacement_character` decides.
+_ODD_CHARREF = re.compile(
+    rb"&#(?:[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{5,})"
+    rb"|0*(?:5[5-7][0-9]{3}|[1-9][0-9]{6,}));"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +63,26 @@ class ParsedFeed:
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """Parse a feed body; raise `FeedError` when it holds no feed at all."""
-    # A stream, never a string: feedparser fetches strings that look like URLs or paths
-    # itself, with no timeout (see DESIGN.md, "How an article flows").
-    parsed: Any = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=headers,
-        # Text only is stored, so feedparser's HTML sanitiser and URI resolution would be
-        # work thrown away; html_to_text drops scripts and markup itself.
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    if b"&#" in body:
+        body = _ODD_CHARREF.sub(_replacement_character, body)
+    try:
+        # A stream, never a string: feedparser fetches strings that look like URLs or
+        # paths itself, with no timeout (see DESIGN.md, "How an article flows").
+        parsed: Any = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            # Text only is stored, so feedparser's HTML sanitiser and URI resolution
+            # would be work thrown away; html_to_text drops scripts and markup itself.
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser reports bad input as bozo; this is its own bug
+        raise FeedError(f"malformed feed: the parser failed ({type(exc).__name__})") from exc
     problem = parsed.get("bozo_exception")
-    entries = tuple(e for e in (_entry(raw, url) for raw in parsed.entries) if _usable(e))
+    malformed = isinstance(problem, xml.sax.SAXException)
+    entries = tuple(
+        e for e in (_entry(raw, url) for raw in parsed.entries) if _usable(e, malformed)
+    )
     if not entries and (problem is not None or not parsed.get("version")):
         if not body.strip():
             raise FeedError("not a feed: the body is empty")
@@ -80,18 +96,18 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
         ttl_s=_ttl(feed.get("ttl")),
         entries=entries,
         warning=_one_line(problem) if problem is not None else None,
-        malformed=isinstance(problem, xml.sax.SAXException),
+        malformed=malformed,
     )
 
 
 def _entry(raw: Any, feed_url: str) -> FeedEntry:
-    guid = raw.get("id") or None
-    link = raw.get("link") or None
-    if link:
-        link = _web_link(feed_url, link)
-    title = html_to_text(raw.get("title", ""))
-    summary = html_to_text(raw.get("summary", ""))
-    content = "\n\n".join(html_to_text(part.get("value", "")) for part in raw.get("content", []))
+    guid = _string(raw.get("id")) or None
+    link = _web_link(feed_url, _string(raw.get("link")))
+    title = html_to_text(_string(raw.get("title")))
+    summary = html_to_text(_string(raw.get("summary")))
+    content = "\n\n".join(
+        html_to_text(_string(part.get("value"))) for part in raw.get("content") or []
+    )
     authors = tuple(a["name"] for a in raw.get("authors", []) if a.get("name"))
     if not authors and raw.get("author"):
         authors = (str(raw["author"]),)
@@ -111,19 +127,39 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry:
 
 def _web_link(feed_url: str, link: str) -> str | None:
     """Return the entry's link made absolute, or None if it is not an http(s) URL."""
+    if not link.strip():
+        return None
     try:
         # Relative links are resolved against the feed's own URL (RSS best practice).
         absolute = urljoin(feed_url, link.strip())
         scheme = urlsplit(absolute).scheme.lower()
-    except ValueError:  # e.g. an unbalanced "[" in an IPv6 host
+    except ValueError:  # "https://[host/...": not a URL at all (found by the fuzz test)
         return None
     # A javascript: or data: "link" is a script, not an address, for whoever renders
     # the export, and newswatch could not fetch it.
     return absolute if scheme in ("http", "https") else None
 
 
-def _usable(entry: FeedEntry) -> bool:
+def _string(value: object) -> str:
+    # A broken body can leave a key present with None (feedparser's loose parser does,
+    # for an element cut short); found by tests/test_fuzz_feeds.py.
+    return value if isinstance(value, str) else ""
+
+
+def _replacement_character(found: re.Match[bytes]) -> bytes:
+    """Return U+FFFD for a character reference that names no character, else it as is."""
+    ref = found.group(0)[2:-1]
+    code = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
+    return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else found.group(0)
+
+
+def _usable(entry: FeedEntry, malformed: bool) -> bool:
     # A truncated feed can leave an empty last entry behind; it identifies nothing.
+    if malformed and not (entry.guid or entry.link):
+        # In a body that is not well-formed, an entry with neither GUID nor link is most
+        # likely the one the cut fell in: keyed by its title alone, it would come back
+        # whole, under its GUID, as a second article (found by bench/soak.py).
+        return False
     return bool(entry.link or entry.title or entry.summary or entry.content)
 
 

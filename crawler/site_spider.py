@@ -38,6 +38,7 @@ from crawler.signals import store_failed
 from crawler.urls import canonical_url
 from crawler.workers import WorkerPool
 from storage.db import Database
+from storage.exceptions import StorageError
 from storage.records import CheckResult, SeenEntry, SourceSpec, SourceState
 from storage.sightings import known_urls, record_rejected
 from storage.sources import ensure_source, record_checks
@@ -226,7 +227,10 @@ class NewsSpider(Spider):
             error=error,
             new_articles=int(stats.get("newswatch/articles_new", 0)),
         )
-        await asyncio.to_thread(record_checks, self.database, [result])
+        try:
+            await asyncio.to_thread(record_checks, self.database, [result])
+        except StorageError as exc:  # the site stays due: the next run tries again
+            self.logger.warning("run not recorded source=%s error=%s", self.source.name, exc)
 
 
 def _site_from_arguments(kwargs: dict[str, Any]) -> options.SiteOptions:

@@ -23,6 +23,7 @@ from scheduler.config import Config
 from scheduler.leases import Leases
 from scheduler.site_crawls import SiteProgress, SiteSummary, crawl_sites
 from storage.db import Database
+from storage.exceptions import StorageError
 from storage.records import CheckResult, SourceSpec, SourceState, TopicSpec
 from storage.sources import due_sources, sync_sources
 from storage.topics import sync_topics
@@ -260,7 +261,12 @@ class Poller:
         """Poll every feed that is due, a claimed batch at a time; the timer calls this."""
         while not self._stopping:
             self.last_tick = time.monotonic()
-            sources = await self.due()
+            try:
+                sources = await self.due()
+            except StorageError as exc:
+                # The database is away (storage retried already): the next tick asks again.
+                log.warning("tick skipped error=%s", exc)
+                break
             async with self.leases.held(sources):
                 # A stop may have begun while the feeds were claimed: start no crawl then.
                 if sources and not self._stopping:
@@ -280,8 +286,12 @@ class Poller:
         """Crawl one site; the scheduler's cron or interval job for that site calls this."""
         # A reload may have removed or disabled the site since the job fired.
         wanted = any(site.name == name and site.enabled for site in self.config.sites)
-        if wanted and not self._stopping:
+        if not wanted or self._stopping:
+            return
+        try:
             await self.crawl_sites([name])
+        except StorageError as exc:
+            log.warning("site crawl skipped source=%s error=%s", name, exc)
 
     async def stop(self) -> None:
         """Stop running crawls, letting their pipelines write what they have."""

@@ -7,6 +7,8 @@ import fcntl
 import logging
 import os
 import re
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +34,16 @@ PG_UPGRADE_LOCK_KEY = 0x6E657773  # "news"
 # serialization_failure, deadlock_detected: the transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 WRITE_ATTEMPTS = 4
+# A PostgreSQL server that restarts, or an administrator who ends our backends: class 08
+# (connection exception), admin_shutdown, crash_shutdown, cannot_connect_now.
+# https://www.postgresql.org/docs/current/errcodes-appendix.html
+RECONNECT_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# The pauses before each new attempt when the database is away (a lost connection) or
+# busy (SQLite: another process held the write lock past busy_timeout). 7.5 s in all,
+# plus the attempts' own waits: enough for a server restart or a long write elsewhere,
+# short enough that a clean stop still fits in systemd's 90 s. After that the work
+# fails, the sources affected record it, and a later poll fetches them again.
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
@@ -63,23 +75,52 @@ def one_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _is_retryable(error: OperationalError) -> bool:
+def _is_conflict(error: OperationalError) -> bool:
+    """PostgreSQL chose this transaction to fail (deadlock, serialization): run it again."""
     return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def _is_transient(error: OperationalError) -> bool:
+    """The database is away or busy for now: try again after a pause."""
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        # "database is locked": another connection kept the write lock past busy_timeout.
+        return orig.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    if error.connection_invalidated:  # SQLAlchemy saw the connection die (is_disconnect)
+        return True
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg gives no SQLSTATE when no server answered: refused, reset, timed out.
+        return type(orig).__module__.startswith("psycopg")
+    return str(sqlstate).startswith("08") or sqlstate in RECONNECT_SQLSTATES
 
 
 class Database:
     """A newswatch database: an engine plus what the daemon needs around it."""
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(
+        self, engine: Engine, url: URL, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S
+    ) -> None:
         self.engine = engine
         self.url = url
+        self.retry_delays_s = retry_delays_s
         # SQLite: writers start with BEGIN IMMEDIATE (see _configure_sqlite).
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._lock_fd: int | None = None
 
     @classmethod
-    def open(cls, url: str) -> Database:
-        """Connect to `url` (SQLite or PostgreSQL) and check that the database answers."""
+    def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+    ) -> Database:
+        """Connect to `url` (SQLite or PostgreSQL) and check that the database answers.
+
+        `busy_timeout_s` is how long a SQLite statement waits for another process's
+        lock; `retry_delays_s` are the pauses of `read` and `write` before each retry.
+        """
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -88,14 +129,14 @@ class Database:
             ) from exc
         shown = mask_password(parsed.render_as_string(hide_password=True))
         try:
-            engine = _create_engine(parsed)
+            engine = _create_engine(parsed, busy_timeout_s)
             with engine.connect():
                 pass
         except (ArgumentError, NoSuchModuleError, DBAPIError, OSError, StorageError) as exc:
             raise DatabaseUnavailable(
                 f"storage: cannot open database {shown}: {one_line(exc)}"
             ) from exc
-        return cls(engine, engine.url)
+        return cls(engine, engine.url, retry_delays_s)
 
     @property
     def dialect(self) -> str:
@@ -125,42 +166,68 @@ class Database:
         Pass `write=True` for work that writes: on SQLite it takes the write lock up
         front, so a read-then-write transaction never fails on a stale snapshot.
         """
-        with Session(self._write_engine if write else self.engine) as session:
-            try:
-                with session.begin():
-                    yield session
-            except OperationalError as exc:
-                if _is_retryable(exc):
-                    raise
-                raise DatabaseUnavailable(
-                    f"storage: database error on {self.display_url}: {one_line(exc)}"
-                ) from exc
+        try:
+            with self._transaction(write) as session:
+                yield session
+        except OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"storage: database error on {self.display_url}: {one_line(exc)}"
+            ) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[Session]:
+        with Session(self._write_engine if write else self.engine) as session, session.begin():
+            yield session
 
     def write(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one write transaction, again if PostgreSQL reports a deadlock.
+        """Run `work` in one write transaction, again if it could not complete.
 
-        `work` must be idempotent: it may run more than once, and only the last run's
-        transaction is committed.
+        PostgreSQL's deadlocks and serialization failures are retried at once; a lost
+        connection (a server restart) or a busy SQLite file after a pause (see
+        RETRY_DELAYS_S). `work` must be idempotent: it may run more than once, and only
+        the last run's transaction is committed.
         """
-        attempt = 1
+        return self._run(work, write=True)
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one read-only transaction, again after a lost connection."""
+        return self._run(work, write=False)
+
+    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
+        conflicts = waits = 0
         while True:
             try:
-                with self.session(write=True) as session:
+                with self._transaction(write) as session:
                     return work(session)
             except OperationalError as exc:
-                if not _is_retryable(exc):
-                    raise
-                if attempt == WRITE_ATTEMPTS:
-                    raise StorageError(
-                        f"storage: gave up after {attempt} conflicting transactions: "
-                        f"{one_line(exc)}"
-                    ) from exc
+                if _is_conflict(exc) and conflicts + 1 < WRITE_ATTEMPTS:
+                    conflicts += 1
+                    reason = "transaction conflict"
+                    delay = 0.0
+                elif _is_transient(exc) and waits < len(self.retry_delays_s):
+                    delay = self.retry_delays_s[waits]
+                    waits += 1
+                    reason = "database unavailable"
+                else:
+                    raise self._gave_up(exc, conflicts + waits + 1) from exc
                 log.warning(
-                    "storage: transaction conflict, retrying attempt=%d reason=%s",
-                    attempt,
+                    "storage: %s, retrying attempt=%d delay=%.1fs reason=%s",
+                    reason,
+                    conflicts + waits,
+                    delay,
                     one_line(exc),
                 )
-                attempt += 1
+                time.sleep(delay)
+
+    def _gave_up(self, error: OperationalError, attempts: int) -> StorageError:
+        if _is_conflict(error):
+            return StorageError(
+                f"storage: gave up after {attempts} conflicting transactions: {one_line(error)}"
+            )
+        tries = f" (tried {attempts} times)" if attempts > 1 else ""
+        return DatabaseUnavailable(
+            f"storage: database error on {self.display_url}: {one_line(error)}{tries}"
+        )
 
     def upgrade(self) -> None:
         """Bring the schema up to the newest migration (alembic upgrade head)."""
@@ -204,7 +271,7 @@ class Database:
             self._lock_fd = None
 
 
-def _create_engine(url: URL) -> Engine:
+def _create_engine(url: URL, busy_timeout_s: float) -> Engine:
     """Create an engine for a supported URL, with the settings the daemon relies on."""
     backend = url.get_backend_name()
     if backend in ("postgresql", "postgres"):
@@ -212,14 +279,16 @@ def _create_engine(url: URL) -> Engine:
         if url.get_driver_name() in ("", "psycopg2", "postgres") or backend == "postgres":
             url = url.set(drivername="postgresql+psycopg")
         connect_args: dict[str, Any] = {
-            "application_name": "newswatch",
             # psycopg prepares a statement after 5 runs and PostgreSQL then may pick a
             # generic plan; for our IN lists of hundreds of keys that plan scans the
             # whole index (measured 90 ms instead of 4 ms per lookup of 500 keys).
             "prepare_threshold": None,
         }
+        # connect_args win over the URL's query: set only what the URL leaves out.
         if "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+        if "application_name" not in url.query:
+            connect_args["application_name"] = "newswatch"
         # Pre-ping: a daemon outlives server restarts and idle-connection reapers.
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if backend != "sqlite":
@@ -228,15 +297,32 @@ def _create_engine(url: URL) -> Engine:
         # One shared connection, or every pooled connection would be its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(str(url.database)).parent)
         # File SQLite pools connections and disables check_same_thread, so the engine
         # can serve asyncio.to_thread workers; each connection stays on one thread at a time.
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    _configure_sqlite(engine)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
+    _configure_sqlite(engine, int(busy_timeout_s * 1000))
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def nearest_existing(path: Path) -> Path:
+    """Return `path`, or its nearest ancestor that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the SQLite file's folder, or say in one line why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        found = nearest_existing(folder)
+        reason = f"{found} is a file, not a folder" if not found.is_dir() else exc.strerror
+        raise StorageError(f"cannot create the folder {folder}: {reason}") from None
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Set the pragmas on every new connection and let us issue BEGIN ourselves."""
 
     @event.listens_for(engine, "connect")
@@ -248,7 +334,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, much faster
             cursor.execute("PRAGMA foreign_keys = ON")

@@ -20,16 +20,19 @@ def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[s
     Call it before fetching any page: a known entry costs nothing further.
     """
     asked = {index_key(key): key for key in keys}  # stored form -> caller's form
-    known: set[str] = set()
     if not asked:
-        return known
-    with db.session() as session:
+        return set()
+
+    def work(session: Session) -> set[str]:
+        found: set[str] = set()
         for chunk in chunked(sorted(asked)):
             stmt = select(Sighting.entry_key).where(
                 Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
             )
-            known.update(asked[stored] for stored in session.scalars(stmt))
-    return known
+            found.update(asked[stored] for stored in session.scalars(stmt))
+        return found
+
+    return db.read(work)
 
 
 def known_urls(db: Database, source_id: int, urls: Sequence[str]) -> set[str]:
@@ -40,17 +43,20 @@ def known_urls(db: Database, source_id: int, urls: Sequence[str]) -> set[str]:
     use the canonical URL as the entry key, also for pages they did not keep).
     """
     asked = {index_key(url): url for url in urls}
-    known: set[str] = set()
     if not asked:
-        return known
-    with db.session() as session:
+        return set()
+
+    def work(session: Session) -> set[str]:
+        found: set[str] = set()
         for chunk in chunked(sorted(asked)):
             stored = select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
             seen = select(Sighting.entry_key).where(
                 Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
             )
-            known.update(asked[value] for value in session.scalars(stored.union(seen)))
-    return known
+            found.update(asked[value] for value in session.scalars(stored.union(seen)))
+        return found
+
+    return db.read(work)
 
 
 def record_rejected(db: Database, entries: Sequence[SeenEntry], now: datetime) -> None:

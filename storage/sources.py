@@ -194,8 +194,7 @@ def due_sources(
     stmt = stmt.order_by(Source.next_check_at, Source.id)
     if limit is not None:
         stmt = stmt.limit(limit)
-    with db.session() as session:
-        return [_state(row) for row in session.scalars(stmt)]
+    return db.read(lambda session: [_state(row) for row in session.scalars(stmt)])
 
 
 def _state(row: Source) -> SourceState:

@@ -56,11 +56,15 @@ def write_config(
     *,
     tick: str = "1s",
     timeout: str = "5s",
+    per_host: int = 2,
+    max_bytes: int | None = None,
+    max_interval: str = "1h",
 ) -> Path:
     """Write `directory/config.toml` and return its path.
 
     The database is `directory/newswatch.db` (NEWSWATCH_DATABASE_URL overrides it). All
-    feeds are on one host, so `per_host` is what limits the requests in flight: two.
+    feeds are on one host, so `per_host` is what limits the requests in flight (two by
+    default).
     """
     url = sqlite_url(directory / "config.toml")
     lines = [
@@ -71,18 +75,19 @@ def write_config(
         f'tick = "{tick}"',
         'user_agent = "newswatch-tests (+mailto:tests@example.org)"',
         "concurrency = 16",
-        "per_host = 2",
+        f"per_host = {per_host}",
         "",
         "[network]",
         # The test server is on 127.0.0.1, which the default refuses.
         "allow_private = true",
         f'timeout = "{timeout}"',
+        *([f"max_bytes = {max_bytes}"] if max_bytes is not None else []),
         "",
         "[polling]",
         # Fixed feed intervals of a second or two sit below the usual floor.
         'default_interval = "1m"',
         'min_interval = "1s"',
-        'max_interval = "1h"',
+        f'max_interval = "{max_interval}"',
         "",
         "[[topics]]",
         f'name = "{TOPIC_NAME}"',

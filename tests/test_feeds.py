@@ -303,6 +303,22 @@ def test_truncated_feed_keeps_its_complete_entries() -> None:
     assert all(e.link or e.title for e in feed.entries)
 
 
+def test_a_feed_cut_inside_an_entry_gives_no_fragment_of_it() -> None:
+    # Cut after the second item's title: that fragment has no GUID or link, so it would be
+    # keyed by its title alone and stored again, whole, under its GUID on the next poll.
+    entries = [
+        feedserver.Entry(f"cut-{n}", f"Story {n}", f"https://cut.example/{n}", "Text.", None)
+        for n in range(2)
+    ]
+    whole = feedserver.render_rss(entries, "Cut", "https://cut.example/")
+    cut = whole[: whole.index(b"Story 1</title>") + len(b"Story 1</title>")]
+    assert [e.key for e in parse(cut).entries] == ["guid:cut-0"]
+    assert [e.key for e in parse(whole).entries] == ["guid:cut-0", "guid:cut-1"]
+    # A well-formed feed of entries without GUID or link keeps them.
+    bare = [feedserver.Entry(None, "Only a title", None, "And a summary.", None)]
+    assert len(parse(feedserver.render_rss(bare, "Bare", "https://bare.example/")).entries) == 1
+
+
 def test_xxe_never_reads_a_local_file_or_fetches_a_url(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -42,6 +42,7 @@ from crawler.polling import (
 from crawler.signals import feed_checked, store_failed
 from crawler.workers import WorkerPool
 from storage.db import Database
+from storage.exceptions import StorageError
 from storage.records import CheckResult, SourceState
 from storage.sightings import known_entry_keys
 from storage.sources import record_checks
@@ -168,8 +169,17 @@ class FeedSpider(Spider):
         # feedparser could salvage, but the source is recorded as failing, with the reason,
         # and keeps no validators, so the next poll fetches it in full again.
         error = f"malformed feed: {parsed.warning}" if parsed.malformed else None
+        try:
+            new = await self._unseen(source, parsed.entries)
+        except StorageError as exc:
+            failed = CheckResult(source.id, now, response.status, error=str(exc))
+            self._finish(source, self._scheduled(failed, source, Hints()))
+            self._count("feeds_failed")
+            self.logger.warning(
+                "feed failed source=%s url=%s error=%s", source.name, source.url, exc
+            )
+            return
         self._count("feeds_failed" if error else "feeds_fetched")
-        new = await self._unseen(source, parsed.entries)
         later = len(new) - MAX_NEW_ENTRIES
         if later > 0:
             new = new[:MAX_NEW_ENTRIES]
@@ -298,8 +308,14 @@ class FeedSpider(Spider):
             for poll in self._polls.values()
             if poll.result is not None and (reason == "finished" or poll.pending_pages == 0)
         ]
-        if done:
+        if not done:
+            return
+        try:
             await asyncio.to_thread(record_checks, self.database, done, self.bounds.max_s)
+        except StorageError as exc:
+            # Not recorded, the feeds stay due with their old validators: the next poll
+            # fetches them in full again, and what was stored is skipped by its key.
+            self.logger.warning("checks not recorded feeds=%d error=%s", len(done), exc)
 
     def store_failed(self, source_ids: set[int], error: str) -> None:
         """Note feeds whose items could not be written."""

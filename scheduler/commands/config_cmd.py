@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from scheduler.commands import context
+from storage.probe import check_database
 
 
 @click.group()
@@ -15,8 +16,9 @@ def config() -> None:
 @config.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config; name each bad key, with its line, and exit non-zero."""
+    """Validate the config and reach its database; name each problem, exit non-zero."""
     loaded = context.config(ctx)
+    check_database(loaded.storage.url)
     counts = f"{len(loaded.feeds)} feeds{_optional(len(loaded.sites), 'site')}"
     counts += f", {len(loaded.topics)} topics{_optional(len(loaded.exports), 'export')}"
     click.echo(f"{loaded.path}: OK ({counts})")
