@@ -26,6 +26,7 @@ from scheduler.reload import TICK_JOB, ConfigReloader, watch_interval
 from scheduler.site_jobs import schedule_sites
 from storage.claims import forget_claims
 from storage.db import Database
+from storage.probe import check_export_folder
 
 log = logging.getLogger("newswatch.daemon")
 
@@ -151,6 +152,9 @@ class Daemon:
 def run_daemon(config: Config) -> None:
     """Open the database, migrate it, and run the daemon until it is told to stop."""
     loop.event_loop()
+    for export in config.exports:
+        # A daily export that could never be written is a mistake to hear of now.
+        check_export_folder(export.name, export.directory)
     database = Database.open(config.storage.url)
     try:
         database.lock_daemon()

@@ -2,7 +2,8 @@
 
 StorageError
  ├── DatabaseUnavailable   the database URL is wrong or the server does not answer
- └── DatabaseLocked        another daemon holds this SQLite database
+ ├── DatabaseLocked        another daemon holds this SQLite database
+ └── ExportUnavailable     an export's folder cannot take new files
 """
 
 from __future__ import annotations
@@ -18,3 +19,7 @@ class DatabaseUnavailable(StorageError):
 
 class DatabaseLocked(StorageError):
     """Another process already runs a daemon on this SQLite database."""
+
+
+class ExportUnavailable(StorageError):
+    """An export's folder cannot be made, or files cannot be written in it."""

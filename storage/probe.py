@@ -1,4 +1,4 @@
-"""Check that the configured database can be used, creating nothing (`config check`)."""
+"""Check that the configured database and export folders can be used, creating nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from storage.db import Database, mask_password, nearest_existing
-from storage.exceptions import DatabaseUnavailable
+from storage.exceptions import DatabaseUnavailable, ExportUnavailable
 
 
 def check_database(url: str) -> None:
@@ -35,17 +35,31 @@ def check_database(url: str) -> None:
 
 
 def _check_creatable(path: Path, shown: str) -> None:
-    folder = nearest_existing(path.parent)
-    problem = None
-    if not folder.is_dir():
-        problem = f"{folder} is a file, not a folder"
-    else:
-        try:
-            # The only sure test of "can a file be made here" (root ignores modes, and
-            # some filesystems refuse whatever the modes say) is to make one.
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as exc:
-            problem = f"cannot create a file in {folder}: {exc.strerror}"
+    problem = folder_problem(path.parent)
     if problem is not None:
         raise DatabaseUnavailable(f"storage: cannot open database {shown}: {problem}")
+
+
+def check_export_folder(name: str, folder: Path) -> None:
+    """Raise ExportUnavailable, in one line, if export `name` could not write in `folder`."""
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise ExportUnavailable(f"storage: export {name!r} cannot write to {folder}: {problem}")
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Return why new files could not be made in `folder` (created if need be), or None.
+
+    Nothing is created: the nearest existing folder must be a folder and take a file.
+    """
+    existing = nearest_existing(folder)
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        # The only sure test of "can a file be made here" (root ignores modes, and
+        # some filesystems refuse whatever the modes say) is to make one.
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        return f"cannot create a file in {existing}: {exc.strerror}"
+    return None

@@ -129,3 +129,24 @@ def test_an_unusable_database_is_one_line_for_every_command(
     assert reason in lines[0], lines[0]
     # Nothing was created: no folder, no database file.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "config.toml"]
+
+
+# --------------------------------------------------------------------------------------
+# An export folder that cannot be written
+
+
+@pytest.mark.parametrize("command", [["run"], ["config", "check"], ["export", "--name", "daily"]])
+def test_an_unwritable_export_folder_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}"
+    export = '\n[[exports]]\nname = "daily"\ndir = "a-file/exports"\n'
+    config = config_file(tmp_path, f'[storage]\nurl = "{url}"\n' + FEED + export)
+    done = run_command(config, *command, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines == [
+        f"newswatch: storage: export 'daily' cannot write to {tmp_path / 'a-file' / 'exports'}:"
+        f" {tmp_path / 'a-file'} is a file, not a folder"
+    ], done.stderr
+    assert not (tmp_path / "data").exists()  # refused before the database was made

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from scheduler.commands import context
-from storage.probe import check_database
+from storage.probe import check_database, check_export_folder
 
 
 @click.group()
@@ -16,9 +16,11 @@ def config() -> None:
 @config.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config and reach its database; name each problem, exit non-zero."""
+    """Validate the config, reach its database and export folders; exit non-zero on a problem."""
     loaded = context.config(ctx)
     check_database(loaded.storage.url)
+    for export in loaded.exports:
+        check_export_folder(export.name, export.directory)
     counts = f"{len(loaded.feeds)} feeds{_optional(len(loaded.sites), 'site')}"
     counts += f", {len(loaded.topics)} topics{_optional(len(loaded.exports), 'export')}"
     click.echo(f"{loaded.path}: OK ({counts})")

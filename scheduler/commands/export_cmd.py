@@ -17,6 +17,7 @@ from storage.export_files import StagedFile
 from storage.export_formats import FORMATS, open_writer
 from storage.export_parquet import MISSING_PYARROW, parquet_available
 from storage.export_rows import export_rows
+from storage.probe import check_export_folder
 
 WHEN_HELP = 'An ISO date or time (UTC unless it says), "today", "yesterday", or an age like "24h".'
 
@@ -153,12 +154,14 @@ def _run_named(config: Config, name: str) -> None:
         )
     now = datetime.now(UTC)
     day = now.astimezone(config.daemon.tzinfo).date().isoformat()
+    check_export_folder(export.name, export.directory)
     database = context.database(config)
     try:
         written = run_export_alone(database, config.export_spec(export), day)
     except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
         raise context.UserError(
-            f"newswatch: cannot write export {name!r}: {error.strerror or error}"
+            f"newswatch: cannot write export {name!r}{where}: {error.strerror or error}"
         ) from None
     finally:
         database.dispose()
