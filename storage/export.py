@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -86,8 +86,10 @@ def format_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-def export_record(row: ExportRow) -> dict[str, Any]:
-    """Return the row as a plain dict in schema order, times formatted."""
+def export_record(
+    row: ExportRow, time: Callable[[datetime | None], Any] = format_time
+) -> dict[str, Any]:
+    """Return the row as a plain dict in schema order, times given by `time`."""
     return {
         "id": row.id,
         "url": row.url,
@@ -97,9 +99,9 @@ def export_record(row: ExportRow) -> dict[str, Any]:
         "text": row.text,
         "authors": list(row.authors),
         "language": row.language,
-        "published_at": format_time(row.published_at),
-        "first_seen_at": format_time(row.first_seen_at),
-        "updated_at": format_time(row.updated_at),
+        "published_at": time(row.published_at),
+        "first_seen_at": time(row.first_seen_at),
+        "updated_at": time(row.updated_at),
         "source": row.source,
         "sources": list(row.sources),
         "topics": list(row.topics),

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from storage.exceptions import StorageError
+from storage.export import export_record
 from storage.records import ExportRow
 
 # Rows per row group: large enough for columnar compression, small enough for memory.
@@ -71,27 +72,10 @@ class ParquetWriter:
         self.batch: list[dict[str, Any]] = []
 
     def write(self, row: ExportRow) -> None:
-        self.batch.append(
-            {
-                "id": row.id,
-                "url": row.url,
-                "canonical_url": row.canonical_url,
-                "title": row.title,
-                "summary": row.summary,
-                "text": row.text,
-                "authors": list(row.authors),
-                "language": row.language,
-                "published_at": _seconds(row.published_at),
-                "first_seen_at": _seconds(row.first_seen_at),
-                "updated_at": _seconds(row.updated_at),
-                "source": row.source,
-                "sources": list(row.sources),
-                "topics": list(row.topics),
-                "matches": [(name, list(terms)) for name, terms in sorted(row.matches.items())],
-                "duplicate_of": row.duplicate_of,
-                "content_hash": row.content_hash,
-            }
-        )
+        record = export_record(row, _seconds)
+        # Parquet's map type wants (key, value) pairs.
+        record["matches"] = list(record["matches"].items())
+        self.batch.append(record)
         if len(self.batch) >= BATCH_ROWS:
             self._flush()
 
