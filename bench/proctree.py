@@ -12,7 +12,7 @@ from typing import IO
 
 import psutil
 
-SAMPLE_S = 0.05
+SAMPLE_S = 0.25
 
 
 @dataclass
@@ -47,19 +47,17 @@ class Tree:
         return total
 
     def memory(self) -> Memory:
+        """Return the tree's memory now."""
         found = Memory()
         for process in self.processes():
-            try:
-                info = process.memory_full_info()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            found.pss += info.pss
-            found.rss += info.rss
+            rss, pss = _rollup(process.pid)
+            found.pss += pss
+            found.rss += rss
         return found
 
     @contextmanager
     def sampling(self) -> Iterator[Memory]:
-        """Yield the tree's peak memory, sampled every 50 ms while the block runs."""
+        """Yield the tree's peak memory, sampled every 250 ms while the block runs."""
         peak = Memory()
         done = threading.Event()
 
@@ -77,6 +75,24 @@ class Tree:
         finally:
             done.set()
             thread.join()
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    """Return a process's RSS and PSS in bytes, 0 if it is gone.
+
+    /proc/PID/smaps_rollup is summed by the kernel: far cheaper than psutil's walk of
+    every mapping in /proc/PID/smaps, which would load the machine being measured.
+    """
+    values = {"Rss:": 0, "Pss:": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(" ")
+                if name in values:
+                    values[name] = int(rest.split()[0]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return values["Rss:"], values["Pss:"]
 
 
 def spawn(command: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:

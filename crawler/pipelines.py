@@ -22,7 +22,8 @@ from crawler.signals import store_failed
 from crawler.text import clean_text
 from crawler.topics import prepare_text
 from crawler.urls import canonical_url
-from storage.articles import store_articles
+from crawler.workers import WorkerPool
+from storage.articles import fingerprints, store_articles
 from storage.db import Database
 from storage.exceptions import StorageError
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SeenEntry
@@ -38,8 +39,10 @@ class NormalisePipeline:
         """Return the item in normal form."""
         item.canonical_url = canonical_url(item.canonical_url or item.url)
         item.title = clean_text(item.title)
-        item.summary = clean_text(item.summary)
-        item.text = clean_text(item.text)
+        summary = item.summary
+        item.summary = clean_text(summary)
+        # Feed entries without content of their own carry the summary as their text.
+        item.text = item.summary if item.text == summary else clean_text(item.text)
         if item.language:
             item.language = item.language.lower()
         if item.published_at and item.published_at > datetime.now(UTC) + FUTURE_SLACK:
@@ -114,8 +117,10 @@ class StorePipeline:
         stats: StatsCollector,
         signals: SignalManager,
         dedupe: DedupeSettings = DEFAULT_DEDUPE,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.database = database
+        self.pool = pool
         self.dedupe = dedupe
         self.signals = signals
         self.batch_size = batch_size
@@ -138,6 +143,7 @@ class StorePipeline:
             crawler.stats,
             crawler.signals,
             crawler.settings.get(options.DEDUPE) or DEFAULT_DEDUPE,
+            resources.worker_pool(crawler),
         )
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
@@ -179,8 +185,15 @@ class StorePipeline:
         """Write one batch in one transaction per kind; report a failure, never raise."""
         now = datetime.now(UTC)
         try:
+            # The MinHash of each article is the costly part: in the worker pool, it leaves
+            # this process's one core to the downloads and the other items.
+            prints = (
+                await self.pool.run(fingerprints, articles, self.dedupe)
+                if self.pool is not None and articles
+                else None
+            )
             stats = await asyncio.to_thread(
-                store_articles, self.database, articles, now, self.dedupe
+                store_articles, self.database, articles, now, self.dedupe, prints
             )
             if rejected:
                 await asyncio.to_thread(record_rejected, self.database, rejected, now)

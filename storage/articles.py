@@ -34,11 +34,26 @@ SightingKey = tuple[int, str]
 CONTENT_HASH_CHARS = 128  # the width of articles.content_hash
 
 
+def fingerprints(
+    records: Sequence[ArticleRecord], dedupe: DedupeSettings = DEFAULT_DEDUPE
+) -> list[near_duplicates.Fingerprint | None]:
+    """Return the near-duplicate fingerprint of each record, as `store_articles` takes it.
+
+    Pure and CPU-heavy (a MinHash per article): the crawler runs it in its worker pool,
+    so that the event loop's process only writes.
+    """
+    return [
+        near_duplicates.fingerprint(near_duplicates.body(r.summary, r.text), dedupe)
+        for r in map(_scrub, records)
+    ]
+
+
 def store_articles(
     db: Database,
     records: Sequence[ArticleRecord],
     now: datetime,
     dedupe: DedupeSettings = DEFAULT_DEDUPE,
+    prints: Sequence[near_duplicates.Fingerprint | None] | None = None,
 ) -> StoreStats:
     """Store a batch of articles in one transaction and say what happened to each.
 
@@ -47,16 +62,16 @@ def store_articles(
     Topic names in `matches` that are not in the topics table are ignored. NUL and lone
     surrogates are dropped from strings; a naive `published_at` is taken as UTC; an
     entry key or canonical URL over 2000 bytes, or a content hash over 128, is stored
-    as a prefix plus its sha256.
+    as a prefix plus its sha256. `prints` are the records' `fingerprints`, when the
+    caller computed them already.
     """
     if not records:
         return StoreStats()
     scrubbed = [_scrub(record) for record in records]
-    fingerprints = [
-        near_duplicates.fingerprint(near_duplicates.body(r.summary, r.text), dedupe)
-        for r in scrubbed
-    ]
-    return db.write(lambda session: _store(session, scrubbed, fingerprints, now, dedupe))
+    found = list(prints) if prints is not None else fingerprints(scrubbed, dedupe)
+    if len(found) != len(scrubbed):
+        raise StorageError("storage: one fingerprint per record is needed")
+    return db.write(lambda session: _store(session, scrubbed, found, now, dedupe))
 
 
 def _store(
