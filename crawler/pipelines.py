@@ -172,9 +172,13 @@ class StorePipeline:
         """Start writing the queue, after the previous batch, if any, is written.
 
         One batch is written (in a thread) while the next one fills, so matching and
-        writing overlap; waiting for the previous batch keeps memory bounded.
+        writing overlap; waiting for the previous batch keeps memory bounded. Items of
+        several responses arrive at once: another may have started a write while this
+        one waited, so wait until none is running. Otherwise two writes would run, and
+        the spider close would wait for the last one only, recording checks (and new
+        validators) before the other's articles were written.
         """
-        if self._writing is not None:
+        while self._writing is not None and not self._writing.done():
             await self._writing
         articles, self._articles = self._articles, []
         rejected, self._rejected = self._rejected, []

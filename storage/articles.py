@@ -347,14 +347,20 @@ def _existing_sightings(
     for source_id, entry_key in keys:
         by_source[source_id].append(entry_key)
     found: dict[SightingKey, tuple[int | None, str | None]] = {}
+    # One statement, built once: a batch spans many sources, and building and keying a
+    # statement per source cost more than running it.
+    stmt = (
+        select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
+        .outerjoin(Article, Article.id == Sighting.article_id)
+        .where(
+            Sighting.source_id == bindparam("source_id"),
+            Sighting.entry_key.in_(bindparam("keys", expanding=True)),
+        )
+    )
     for source_id, entry_keys in sorted(by_source.items()):
         for chunk in chunked(sorted(entry_keys)):
-            stmt = (
-                select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
-                .outerjoin(Article, Article.id == Sighting.article_id)
-                .where(Sighting.source_id == source_id, Sighting.entry_key.in_(chunk))
-            )
-            for entry_key, article_id, content_hash in session.execute(stmt):
+            rows = session.execute(stmt, {"source_id": source_id, "keys": list(chunk)})
+            for entry_key, article_id, content_hash in rows:
                 found[(source_id, entry_key)] = (article_id, content_hash)
     return found
 
