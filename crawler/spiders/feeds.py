@@ -56,10 +56,17 @@ class FeedSpider(Spider):
     """Fetch each given feed once, with conditional GET, and yield its new entries."""
 
     name = "feeds"
-    # CoreStats counts every item through the item_scraped and item_dropped signals, a
-    # tenth of a poll's time on the event loop; the poll's summary uses its own counts.
+    # Per-item and per-request bookkeeping whose figures nothing reads: CoreStats counts
+    # every item through the item_scraped and item_dropped signals (a tenth of a poll's
+    # time on the event loop), DepthMiddleware looks at every item for the depth of the
+    # requests among them, DownloaderStats counts bytes. The poll's summary keeps its own
+    # counts.
     custom_settings: dict[str, Any] = {
-        "EXTENSIONS": {"scrapy.extensions.corestats.CoreStats": None}
+        "EXTENSIONS": {"scrapy.extensions.corestats.CoreStats": None},
+        "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+        },
     }
 
     def __init__(
