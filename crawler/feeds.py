@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from crawler.exceptions import FeedError
+from crawler.feed_scan import strip_known
 from crawler.fingerprints import entry_key
 from crawler.text import html_to_text
 
@@ -61,8 +62,26 @@ class ParsedFeed:
     malformed: bool = False
 
 
-def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-    """Parse a feed body; raise `FeedError` when it holds no feed at all."""
+def parse_feed(
+    body: bytes, headers: dict[str, str], url: str, known: frozenset[str] = frozenset()
+) -> ParsedFeed:
+    """Parse a feed body; raise `FeedError` when it holds no feed at all.
+
+    The entries whose keys are in `known` come back without their summary and content
+    when that saved work (see `crawler.feed_scan`): the caller skips them anyway.
+    """
+    if known:
+        reduced = strip_known(body, headers, known)
+        if reduced is not None:
+            parsed = _parse(reduced, headers, url)
+            # An entry cut short must be one of the known: should feedparser have keyed
+            # one otherwise, it would pass for new, and without its text. Parse it all.
+            if all(e.key in known or e.summary or e.content for e in parsed.entries):
+                return parsed
+    return _parse(body, headers, url)
+
+
+def _parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     if b"&#" in body:
         body = _ODD_CHARREF.sub(_replacement_character, body)
     try:

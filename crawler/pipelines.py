@@ -22,7 +22,8 @@ from crawler.signals import store_failed
 from crawler.text import clean_text, shorten
 from crawler.topics import prepare_text
 from crawler.urls import canonical_url
-from storage.articles import store_articles
+from crawler.workers import WorkerPool
+from storage.articles import fingerprints, store_articles
 from storage.db import Database
 from storage.exceptions import StorageError
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SeenEntry
@@ -65,8 +66,10 @@ class NormalisePipeline:
             item.title = shorten(item.title, MAX_TITLE_CHARS)
             if self.stats is not None:
                 self.stats.inc_value("newswatch/titles_truncated")
-        item.summary = clean_text(item.summary)
-        item.text = clean_text(item.text)
+        summary = item.summary
+        item.summary = clean_text(summary)
+        # Feed entries without content of their own carry the summary as their text.
+        item.text = item.summary if item.text == summary else clean_text(item.text)
         if item.language:
             item.language = item.language.lower()
         if item.published_at and item.published_at > datetime.now(UTC) + FUTURE_SLACK:
@@ -141,8 +144,10 @@ class StorePipeline:
         stats: StatsCollector,
         signals: SignalManager,
         dedupe: DedupeSettings = DEFAULT_DEDUPE,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.database = database
+        self.pool = pool
         self.dedupe = dedupe
         self.signals = signals
         self.batch_size = batch_size
@@ -165,6 +170,7 @@ class StorePipeline:
             crawler.stats,
             crawler.signals,
             crawler.settings.get(options.DEDUPE) or DEFAULT_DEDUPE,
+            resources.worker_pool(crawler),
         )
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
@@ -193,9 +199,13 @@ class StorePipeline:
         """Start writing the queue, after the previous batch, if any, is written.
 
         One batch is written (in a thread) while the next one fills, so matching and
-        writing overlap; waiting for the previous batch keeps memory bounded.
+        writing overlap; waiting for the previous batch keeps memory bounded. Items of
+        several responses arrive at once: another may have started a write while this
+        one waited, so wait until none is running. Otherwise two writes would run, and
+        the spider close would wait for the last one only, recording checks (and new
+        validators) before the other's articles were written.
         """
-        if self._writing is not None:
+        while self._writing is not None and not self._writing.done():
             await self._writing
         articles, self._articles = self._articles, []
         rejected, self._rejected = self._rejected, []
@@ -206,8 +216,15 @@ class StorePipeline:
         """Write one batch in one transaction per kind; report a failure, never raise."""
         now = datetime.now(UTC)
         try:
+            # The MinHash of each article is the costly part: in the worker pool, it leaves
+            # this process's one core to the downloads and the other items.
+            prints = (
+                await self.pool.run(fingerprints, articles, self.dedupe)
+                if self.pool is not None and articles
+                else None
+            )
             stats = await asyncio.to_thread(
-                store_articles, self.database, articles, now, self.dedupe
+                store_articles, self.database, articles, now, self.dedupe, prints
             )
             if rejected:
                 await asyncio.to_thread(record_rejected, self.database, rejected, now)

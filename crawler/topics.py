@@ -92,7 +92,9 @@ class MatchText:
 
 def prepare_text(*parts: str) -> MatchText:
     """Fold and index `parts` (title, summary, text) for `Query.match`."""
-    tokenised = [_words(part) for part in parts if part]
+    # A feed entry's text is often its summary again: a repeated part adds no word and
+    # no phrase, so it is folded once.
+    tokenised = [_words(part) for part in dict.fromkeys(parts) if part]
     words = frozenset(w for tokens in tokenised for w in tokens)
     joined = " | ".join(" ".join(tokens) for tokens in tokenised)
     return MatchText(words=words, sorted_words=tuple(sorted(words)), joined=f" {joined} ")

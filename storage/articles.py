@@ -34,11 +34,26 @@ SightingKey = tuple[int, str]
 CONTENT_HASH_CHARS = 128  # the width of articles.content_hash
 
 
+def fingerprints(
+    records: Sequence[ArticleRecord], dedupe: DedupeSettings = DEFAULT_DEDUPE
+) -> list[near_duplicates.Fingerprint | None]:
+    """Return the near-duplicate fingerprint of each record, as `store_articles` takes it.
+
+    Pure and CPU-heavy (a MinHash per article): the crawler runs it in its worker pool,
+    so that the event loop's process only writes.
+    """
+    return [
+        near_duplicates.fingerprint(near_duplicates.body(r.summary, r.text), dedupe)
+        for r in map(_scrub, records)
+    ]
+
+
 def store_articles(
     db: Database,
     records: Sequence[ArticleRecord],
     now: datetime,
     dedupe: DedupeSettings = DEFAULT_DEDUPE,
+    prints: Sequence[near_duplicates.Fingerprint | None] | None = None,
 ) -> StoreStats:
     """Store a batch of articles in one transaction and say what happened to each.
 
@@ -47,16 +62,16 @@ def store_articles(
     Topic names in `matches` that are not in the topics table are ignored. NUL and lone
     surrogates are dropped from strings; a naive `published_at` is taken as UTC; an
     entry key or canonical URL over 2000 bytes, or a content hash over 128, is stored
-    as a prefix plus its sha256.
+    as a prefix plus its sha256. `prints` are the records' `fingerprints`, when the
+    caller computed them already.
     """
     if not records:
         return StoreStats()
     scrubbed = [_scrub(record) for record in records]
-    fingerprints = [
-        near_duplicates.fingerprint(near_duplicates.body(r.summary, r.text), dedupe)
-        for r in scrubbed
-    ]
-    return db.write(lambda session: _store(session, scrubbed, fingerprints, now, dedupe))
+    found = list(prints) if prints is not None else fingerprints(scrubbed, dedupe)
+    if len(found) != len(scrubbed):
+        raise StorageError("storage: one fingerprint per record is needed")
+    return db.write(lambda session: _store(session, scrubbed, found, now, dedupe))
 
 
 def _store(
@@ -334,14 +349,20 @@ def _existing_sightings(
     for source_id, entry_key in keys:
         by_source[source_id].append(entry_key)
     found: dict[SightingKey, tuple[int | None, str | None]] = {}
+    # One statement, built once: a batch spans many sources, and building and keying a
+    # statement per source cost more than running it.
+    stmt = (
+        select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
+        .outerjoin(Article, Article.id == Sighting.article_id)
+        .where(
+            Sighting.source_id == bindparam("source_id"),
+            Sighting.entry_key.in_(bindparam("keys", expanding=True)),
+        )
+    )
     for source_id, entry_keys in sorted(by_source.items()):
         for chunk in chunked(sorted(entry_keys)):
-            stmt = (
-                select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
-                .outerjoin(Article, Article.id == Sighting.article_id)
-                .where(Sighting.source_id == source_id, Sighting.entry_key.in_(chunk))
-            )
-            for entry_key, article_id, content_hash in session.execute(stmt):
+            rows = session.execute(stmt, {"source_id": source_id, "keys": list(chunk)})
+            for entry_key, article_id, content_hash in rows:
                 found[(source_id, entry_key)] = (article_id, content_hash)
     return found
 

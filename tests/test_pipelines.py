@@ -21,6 +21,7 @@ from crawler.pipelines import (
     TopicsPipeline,
 )
 from crawler.topics import parse_query
+from crawler.workers import WorkerPool
 from storage.db import Database
 from storage.export_rows import export_rows
 from storage.records import SourceSpec, TopicSpec
@@ -223,6 +224,42 @@ def run_chain(
     asyncio.run(chain())
     stats = {k.removeprefix("newswatch/"): int(v) for k, v in crawler.stats.get_stats().items()}
     return kept, stats
+
+
+def test_items_arriving_together_are_all_written_before_the_close_returns(
+    database: Database, source_ids: dict[str, int]
+) -> None:
+    # Scrapy hands the pipeline items of several responses at once. Every item must be
+    # written, and counted, by the time close_spider returns: the spider then records
+    # the feeds' checks, and validators saved before their articles could lose them.
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    pool = WorkerPool(4, processes=False)  # fingerprints in threads: writes overlap
+    store = StorePipeline(database, 2, False, {}, crawler.stats, crawler.signals, pool=pool)
+    items = [
+        NormalisePipeline().process_item(
+            item(
+                f"Story {n} of the day",
+                source_id=source_ids["world"],
+                key=f"guid:{n}",
+                url=f"https://news.example/{n}",
+            )
+        )
+        for n in range(40)
+    ]
+    for one in items:
+        DedupePipeline().process_item(one)
+
+    async def together() -> int:
+        await asyncio.gather(*(store.process_item(one) for one in items))
+        await store.close_spider()
+        return int(crawler.stats.get_value("newswatch/articles_new", 0))  # type: ignore[union-attr]
+
+    try:
+        assert asyncio.run(together()) == 40
+    finally:
+        pool.close()
+    assert len(list(export_rows(database))) == 40
 
 
 @pytest.fixture
