@@ -41,7 +41,7 @@ import threading
 import time
 import traceback
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -430,8 +430,8 @@ class InFlight:
 
     Share one between servers bound to different loopback addresses (127.0.0.1,
     127.0.0.2, ...: all loopback on Linux) to see a client's per-host and global limits.
-    A request counts from the moment its request line is read until its answer is
-    written, so a slow ("hang" with ``delay``) answer keeps it in flight.
+    A request counts from the moment its request line is read until its answer starts
+    to be written, so a slow ("hang" with ``delay``) answer keeps it in flight.
     """
 
     def __init__(self) -> None:
@@ -442,18 +442,31 @@ class InFlight:
         self.peak_total = 0
 
     @contextlib.contextmanager
-    def serving(self, host: str) -> Iterator[None]:
+    def serving(self, host: str) -> Iterator[Callable[[], None]]:
+        """Count a request as in flight; call the yielded function when it is answered.
+
+        The answer must leave the count before its bytes go out: once a client has read
+        them it may send its next request, which must not be counted beside this one.
+        """
         with self._lock:
             self._now[host] = self._now.get(host, 0) + 1
             self._total += 1
             self.peak[host] = max(self.peak.get(host, 0), self._now[host])
             self.peak_total = max(self.peak_total, self._total)
-        try:
-            yield
-        finally:
+        left = False
+
+        def leave() -> None:
+            nonlocal left
             with self._lock:
-                self._now[host] -= 1
-                self._total -= 1
+                if not left:
+                    left = True
+                    self._now[host] -= 1
+                    self._total -= 1
+
+        try:
+            yield leave
+        finally:
+            leave()
 
 
 class FeedServer:
@@ -866,6 +879,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # no 40 ms Nagle + delayed-ACK stalls between writes
     server_version = "feedserver/1.0"
+    # Replaced for each request by `_serve`: takes the request out of the in-flight count.
+    _answered: Callable[[], None] = staticmethod(lambda: None)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output quiet; the owner records requests itself
@@ -880,7 +895,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         owner = self.server.owner
-        with owner.in_flight.serving(owner.host):
+        with owner.in_flight.serving(owner.host) as self._answered:
             self._answer(head)
 
     def _answer(self, head: bool) -> None:
@@ -1002,6 +1017,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _send(self, path: str, query: str, response: _Response, head: bool) -> None:
+        self._answered()
         self._start(path, query, response, len(response.body))
         if head or response.status == 304:
             return

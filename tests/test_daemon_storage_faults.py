@@ -101,10 +101,15 @@ def test_a_locked_sqlite_file_is_waited_for_and_the_poll_stores_everything(
         offered += more
         feed_server.set_feed("/wire.xml", offered)
         seen = feed_server.count("/wire.xml")
+        # The daemon meets the lock: a poll's write waits on it, or its check's record
+        # does (and the next tick waits for that, so no fetch comes until the release).
         wait_until(
-            lambda: feed_server.count("/wire.xml") > seen,
-            10,
-            "a poll under the lock",
+            lambda: (
+                feed_server.count("/wire.xml") > seen
+                or "database is locked" in daemon.log.read_text(encoding="utf-8")
+            ),
+            SQLITE_BUSY_TIMEOUT_MS / 1000 + 5,
+            "the daemon to meet the lock",
             daemon=daemon,
         )
         held_s = SQLITE_BUSY_TIMEOUT_MS / 1000 + 2

@@ -168,27 +168,18 @@ class FeedSpider(Spider):
             return
         try:
             parsed = await self._parse_body(source, response)
+            new = await self._unseen(source, parsed.entries)
         except FeedError as exc:
-            self._finish(source, CheckResult(source.id, now, response.status, error=str(exc)))
-            self._count("feeds_failed")
-            self.logger.warning(
-                "feed failed source=%s url=%s error=%s", source.name, source.url, exc
-            )
+            self._feed_failed(source, CheckResult(source.id, now, response.status, error=str(exc)))
+            return
+        except StorageError as exc:
+            failed = CheckResult(source.id, now, response.status, error=str(exc))
+            self._feed_failed(source, self._scheduled(failed, source, Hints()))
             return
         # A body that is not well-formed XML (cut off, or sloppy) still gives the entries
         # feedparser could salvage, but the source is recorded as failing, with the reason,
         # and keeps no validators, so the next poll fetches it in full again.
         error = f"malformed feed: {parsed.warning}" if parsed.malformed else None
-        try:
-            new = await self._unseen(source, parsed.entries)
-        except StorageError as exc:
-            failed = CheckResult(source.id, now, response.status, error=str(exc))
-            self._finish(source, self._scheduled(failed, source, Hints()))
-            self._count("feeds_failed")
-            self.logger.warning(
-                "feed failed source=%s url=%s error=%s", source.name, source.url, exc
-            )
-            return
         self._count("feeds_failed" if error else "feeds_fetched")
         later = len(new) - MAX_NEW_ENTRIES
         if later > 0:
@@ -331,6 +322,14 @@ class FeedSpider(Spider):
         """Note feeds whose items could not be written."""
         for source_id in source_ids:
             self._store_errors[source_id] = error
+
+    def _feed_failed(self, source: SourceState, result: CheckResult) -> None:
+        """Record a fetched feed that could not be read (or looked up), and log it."""
+        self._finish(source, result)
+        self._count("feeds_failed")
+        self.logger.warning(
+            "feed failed source=%s url=%s error=%s", source.name, source.url, result.error
+        )
 
     def _unless_unstored(self, result: CheckResult) -> CheckResult:
         """Turn a feed's result into a failure if some of its items were not written."""

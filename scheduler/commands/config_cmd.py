@@ -16,7 +16,7 @@ def config() -> None:
 @config.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config, reach its database and export folders; exit non-zero on a problem."""
+    """Validate the config, then check its database and export folders can be used."""
     loaded = context.config(ctx)
     check_database(loaded.storage.url)
     for export in loaded.exports:
