@@ -7,11 +7,12 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -73,13 +74,24 @@ class FeedSpider(Spider):
     # time on the event loop), DepthMiddleware looks at every item for the depth of the
     # requests among them, DownloaderStats counts bytes. The poll's summary keeps its own
     # counts.
-    custom_settings: dict[str, Any] = {
-        "EXTENSIONS": {"scrapy.extensions.corestats.CoreStats": None},
-        "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
-        },
+    UNUSED_COMPONENTS: ClassVar[dict[str, str]] = {
+        "EXTENSIONS": "scrapy.extensions.corestats.CoreStats",
+        "SPIDER_MIDDLEWARES": "scrapy.spidermiddlewares.depth.DepthMiddleware",
+        "DOWNLOADER_MIDDLEWARES": "scrapy.downloadermiddlewares.stats.DownloaderStats",
     }
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Turn the unused components off, keeping every component the project adds.
+
+        Not `custom_settings`: a component dict given there replaces the project's
+        (newswatch's own RefusedAddressMiddleware among them) instead of adding to it.
+        """
+        super().update_settings(settings)
+        for key, component in cls.UNUSED_COMPONENTS.items():
+            components = settings.getdict(key)
+            components[component] = None
+            settings.set(key, components, priority=settings.getpriority(key) or "spider")
 
     def __init__(
         self,
