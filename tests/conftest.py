@@ -7,6 +7,7 @@ schema, dropped afterwards, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -86,12 +87,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """Yield a migrated database, once on SQLite and once on PostgreSQL if available."""
-    db = Database.open(database_url)
+@contextlib.contextmanager
+def migrated(url: str) -> Iterator[Database]:
+    """Open the database at `url`, bring its schema up to date, and dispose of it after."""
+    db = Database.open(url)
     db.upgrade()
     try:
         yield db
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """Yield a migrated database, once on SQLite and once on PostgreSQL if available."""
+    with migrated(database_url) as db:
+        yield db

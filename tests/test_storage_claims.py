@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.locks import lock_key, singleton
 from storage.records import CheckResult, SourceSpec
 from storage.sources import record_checks, sync_sources
+from tests.conftest import migrated
 
 NOW = datetime(2024, 10, 15, 8, 0, tzinfo=UTC)
 LEASE_S = 60
@@ -26,12 +27,8 @@ def add_feeds(db: Database, count: int) -> None:
 
 @pytest.fixture
 def pg_database(pg_url: str) -> Iterator[Database]:
-    db = Database.open(pg_url)
-    db.upgrade()
-    try:
+    with migrated(pg_url) as db:
         yield db
-    finally:
-        db.dispose()
 
 
 def test_a_claimed_source_is_not_claimed_again_until_its_lease_ends(database: Database) -> None:
