@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.near_duplicates import Fingerprint
 
 
 @dataclass(slots=True)
@@ -28,3 +32,8 @@ class ArticleItem:
     # Filled by the pipelines.
     content_hash: str = ""
     matches: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Set by `crawler.preparation.prepare` when a worker ran the pipelines' CPU-bound
+    # steps already; `fingerprint` is then the near-duplicate fingerprint (None: the text
+    # is too short to judge, or the item is not kept).
+    prepared: bool = False
+    fingerprint: Fingerprint | None = None

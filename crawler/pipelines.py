@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
+from typing import cast
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -15,29 +15,31 @@ from scrapy.statscollectors import StatsCollector
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import options, resources
-from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
-from crawler.page_meta import FUTURE_SLACK
-from crawler.signals import store_failed
-from crawler.text import clean_text, shorten
-from crawler.topics import prepare_text
-from crawler.urls import canonical_url
+from crawler.preparation import (
+    count_truncated,
+    hash_content,
+    is_kept,
+    match_topics,
+    normalise,
+    record,
+)
+from crawler.signals import entries_rejected, store_failed
 from crawler.workers import WorkerPool
 from storage.articles import fingerprints, store_articles
 from storage.db import Database
 from storage.exceptions import StorageError
+from storage.near_duplicates import Fingerprint
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SeenEntry
 from storage.sightings import record_rejected
 
 log = logging.getLogger("newswatch.store")
 
+# An article whose fingerprint is still to be computed (None is "too short to judge").
+_UNPRINTED = object()
+
 # Crawl stats key prefix of the new articles per topic: "newswatch/articles_new_topic/NAME".
 NEW_BY_TOPIC_STAT = "newswatch/articles_new_topic/"
-
-
-# Longer than any headline (Mastodon posts, the longest titles some feeds carry, stop at
-# 500); a feed that puts a whole document in <title> gets it cut here, with a warning.
-MAX_TITLE_CHARS = 1000
 
 
 class NormalisePipeline:
@@ -53,27 +55,11 @@ class NormalisePipeline:
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Return the item in normal form."""
-        item.canonical_url = canonical_url(item.canonical_url or item.url)
-        item.title = clean_text(item.title)
-        if len(item.title) > MAX_TITLE_CHARS:
-            log.warning(
-                "title truncated source=%s url=%s chars=%d limit=%d",
-                item.source_name,
-                item.url,
-                len(item.title),
-                MAX_TITLE_CHARS,
-            )
-            item.title = shorten(item.title, MAX_TITLE_CHARS)
-            if self.stats is not None:
-                self.stats.inc_value("newswatch/titles_truncated")
-        summary = item.summary
-        item.summary = clean_text(summary)
-        # Feed entries without content of their own carry the summary as their text.
-        item.text = item.summary if item.text == summary else clean_text(item.text)
-        if item.language:
-            item.language = item.language.lower()
-        if item.published_at and item.published_at > datetime.now(UTC) + FUTURE_SLACK:
-            item.published_at = item.published_from = None
+        if item.prepared:
+            return item
+        cut = normalise(item)
+        if cut is not None:
+            count_truncated(item, cut, self.stats)
         return item
 
 
@@ -96,18 +82,9 @@ class TopicsPipeline:
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         """Record which topics match and the terms that made them match."""
-        opts = self.feeds.get(item.source_name, options.DEFAULT_FEED_OPTIONS)
-        text = prepare_text(item.title, item.summary, item.text)
-        for rule in self.topics:
-            if opts.topics and rule.name not in opts.topics:
-                continue
-            if rule.sources and item.source_name not in rule.sources:
-                continue
-            if rule.languages and item.language and not _language_in(item.language, rule.languages):
-                continue
-            terms = rule.query.match(text)
-            if terms is not None:
-                item.matches[rule.name] = terms
+        if not item.prepared:
+            opts = self.feeds.get(item.source_name, options.DEFAULT_FEED_OPTIONS)
+            match_topics(item, self.topics, opts)
         return item
 
 
@@ -128,7 +105,8 @@ class DedupePipeline:
         if key in self._seen:
             raise DropItem(f"repeated entry {item.entry_key}", log_level="DEBUG")
         self._seen.add(key)
-        item.content_hash = content_hash(item.title, item.text or item.summary)
+        if not item.prepared:
+            hash_content(item)
         return item
 
 
@@ -155,6 +133,8 @@ class StorePipeline:
         self.feeds = feeds
         self.stats = stats
         self._articles: list[ArticleRecord] = []
+        # Each article's fingerprint, or _UNPRINTED when its item was not prepared.
+        self._prints: list[Fingerprint | object | None] = []
         self._rejected: list[SeenEntry] = []
         self._writing: asyncio.Future[None] | None = None
 
@@ -162,7 +142,7 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         """Take the shared database and the batch size from the settings."""
         assert crawler.stats is not None
-        return cls(
+        pipeline = cls(
             resources.database(crawler),
             crawler.settings.getint(options.STORE_BATCH, 200),
             bool(crawler.settings.get(options.TOPICS)),
@@ -172,22 +152,28 @@ class StorePipeline:
             crawler.settings.get(options.DEDUPE) or DEFAULT_DEDUPE,
             resources.worker_pool(crawler),
         )
+        crawler.signals.connect(pipeline.reject, signal=entries_rejected)
+        return pipeline
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
         """Queue the item; write the queue when it is full."""
         opts = self.feeds.get(item.source_name, options.DEFAULT_FEED_OPTIONS)
-        kept = bool(item.matches) or opts.keep_unmatched or not self.topics_configured
-        if kept:
-            self._articles.append(_record(item))
-        else:
+        if not is_kept(item, opts, self.topics_configured):
             # Remembered without its content, so a re-poll does not fetch its page again.
-            self._rejected.append(SeenEntry(item.source_id, item.entry_key, item.url))
+            await self.reject([SeenEntry(item.source_id, item.entry_key, item.url)])
+            raise DropItem(f"off-topic: {item.url}", log_level="DEBUG")
+        self._articles.append(record(item))
+        self._prints.append(item.fingerprint if item.prepared else _UNPRINTED)
         if len(self._articles) + len(self._rejected) >= self.batch_size:
             await self._hand_off()
-        if not kept:
-            self.stats.inc_value("newswatch/entries_off_topic")
-            raise DropItem(f"off-topic: {item.url}", log_level="DEBUG")
         return item
+
+    async def reject(self, entries: Sequence[SeenEntry]) -> None:
+        """Queue entries that are not kept (the spider sends those it prepared itself)."""
+        self._rejected.extend(entries)
+        self.stats.inc_value("newswatch/entries_off_topic", len(entries))
+        if len(self._articles) + len(self._rejected) >= self.batch_size:
+            await self._hand_off()
 
     async def close_spider(self) -> None:
         """Write what is left before the spider records its checks."""
@@ -208,23 +194,23 @@ class StorePipeline:
         while self._writing is not None and not self._writing.done():
             await self._writing
         articles, self._articles = self._articles, []
+        prints, self._prints = self._prints, []
         rejected, self._rejected = self._rejected, []
         if articles or rejected:
-            self._writing = asyncio.ensure_future(self._write(articles, rejected))
+            self._writing = asyncio.ensure_future(self._write(articles, prints, rejected))
 
-    async def _write(self, articles: list[ArticleRecord], rejected: list[SeenEntry]) -> None:
+    async def _write(
+        self,
+        articles: list[ArticleRecord],
+        prints: list[Fingerprint | object | None],
+        rejected: list[SeenEntry],
+    ) -> None:
         """Write one batch in one transaction per kind; report a failure, never raise."""
         now = datetime.now(UTC)
         try:
-            # The MinHash of each article is the costly part: in the worker pool, it leaves
-            # this process's one core to the downloads and the other items.
-            prints = (
-                await self.pool.run(fingerprints, articles, self.dedupe)
-                if self.pool is not None and articles
-                else None
-            )
+            found = await self._fingerprints(articles, prints)
             stats = await asyncio.to_thread(
-                store_articles, self.database, articles, now, self.dedupe, prints
+                store_articles, self.database, articles, now, self.dedupe, found
             )
             if rejected:
                 await asyncio.to_thread(record_rejected, self.database, rejected, now)
@@ -243,15 +229,23 @@ class StorePipeline:
         for topic, count in stats.new_by_topic.items():
             self.stats.inc_value(f"{NEW_BY_TOPIC_STAT}{topic}", count)
 
+    async def _fingerprints(
+        self, articles: list[ArticleRecord], prints: list[Fingerprint | object | None]
+    ) -> list[Fingerprint | None] | None:
+        """Return each article's fingerprint, computing those its item did not bring.
 
-def _language_in(language: str, allowed: Sequence[str]) -> bool:
-    # Feeds and pages give the primary subtag only ("pt"), while a topic may name a
-    # region ("pt-br"): compare primary subtags, or such a topic would never match.
-    return language.split("-")[0] in {code.split("-")[0] for code in allowed}
-
-
-def _record(item: ArticleItem) -> ArticleRecord:
-    # The record is the item's storable part: every record field has an item namesake.
-    values = {f.name: getattr(item, f.name) for f in fields(ArticleRecord)}
-    values["matches"] = dict(item.matches)
-    return ArticleRecord(**values)
+        The MinHash of each article is the costly part: in the worker pool, it leaves this
+        process's one core to the downloads and the other items.
+        """
+        missing = [i for i, fp in enumerate(prints) if fp is _UNPRINTED]
+        if missing and self.pool is None:
+            return None  # store_articles computes them all
+        computed = (
+            await self.pool.run(fingerprints, [articles[i] for i in missing], self.dedupe)
+            if self.pool is not None and missing
+            else []
+        )
+        found = list(prints)
+        for index, fp in zip(missing, computed, strict=True):
+            found[index] = fp
+        return cast(list[Fingerprint | None], found)

@@ -10,3 +10,8 @@ feed_checked = object()
 # The spider then records those feeds as failed, so their validators are not saved and
 # their entries are fetched again on the next poll: nothing is lost.
 store_failed = object()
+
+# Sent (with send_catch_log_async) with feed entries the spider prepared and found
+# matching no topic; the store records them like the off-topic items it drops.
+# Arguments: entries (Sequence[SeenEntry]).
+entries_rejected = object()

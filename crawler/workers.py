@@ -19,7 +19,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # What the workers run; imported once by the fork server rather than by every worker.
-_PRELOAD = ("crawler.feeds", "crawler.extraction", "crawler.sitemaps", "storage.articles")
+_PRELOAD = ("crawler.preparation", "crawler.extraction", "crawler.sitemaps")
 # How often a worker checks that the daemon that started it is still there.
 _OWNER_CHECK_S = 0.5
 

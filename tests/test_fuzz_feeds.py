@@ -23,7 +23,7 @@ from sqlalchemy import select
 from crawler.exceptions import FeedError
 from crawler.feeds import ParsedFeed, parse_feed
 from crawler.options import FeedOptions
-from crawler.spiders.feeds import _item
+from crawler.preparation import feed_item
 from storage.db import Database
 from storage.models import Article
 from storage.records import SourceSpec, SourceState
@@ -167,7 +167,7 @@ def test_no_malformed_row_is_ever_stored(
     parsed = parse(body, response_headers)
     if parsed is None:
         return
-    items = [_item(source, entry, parsed.language, None) for entry in parsed.entries]
+    items = [feed_item(source, entry, parsed.language, None) for entry in parsed.entries]
     # No topics configured: every entry is kept, so every entry reaches the store.
     kept, _ = run_chain(db, items, (), {"fuzz": FeedOptions()})
     # Each kept entry was written (a failed write is logged and leaves no sighting).

@@ -14,12 +14,12 @@ from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
 from crawler.options import FeedOptions, TopicRule
 from crawler.pipelines import (
-    MAX_TITLE_CHARS,
     DedupePipeline,
     NormalisePipeline,
     StorePipeline,
     TopicsPipeline,
 )
+from crawler.preparation import MAX_TITLE_CHARS
 from crawler.topics import parse_query
 from crawler.workers import WorkerPool
 from storage.db import Database

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crawler.pipelines import MAX_TITLE_CHARS
+from crawler.preparation import MAX_TITLE_CHARS
 from crawler.spiders.feeds import MAX_NEW_ENTRIES
 from tests.cli_run import Run, newswatch, query
 from tests.feedserver import Entry, FeedServer, load_feed

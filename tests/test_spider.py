@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from crawler.extraction import ExtractedPage
 from crawler.feeds import FeedEntry
-from crawler.spiders.feeds import _item
+from crawler.preparation import feed_item
 from storage.records import SourceState
 
 SOURCE = SourceState(1, "world", "feed", "https://world.example/rss", None, None, 1800, 0)
@@ -41,14 +41,14 @@ def page(text: str) -> ExtractedPage:
 
 def test_the_page_text_replaces_the_feed_summary() -> None:
     body = FEED_TEXT * 3
-    item = _item(SOURCE, entry(content="A short summary."), "en", page(body))
+    item = feed_item(SOURCE, entry(content="A short summary."), "en", page(body))
     assert item.text == body and item.text_from == "page"
     assert item.canonical_url == "https://world.example/a-canonical"
     assert item.authors == ("Jane Doe",)
 
 
 def test_a_page_that_yields_less_than_the_feed_keeps_the_feed_text() -> None:
-    item = _item(SOURCE, entry(), "en", page("Home\nNews\nSport"))
+    item = feed_item(SOURCE, entry(), "en", page("Home\nNews\nSport"))
     assert item.text == FEED_TEXT.strip() or item.text == FEED_TEXT
     assert item.text_from == "feed"
     # Metadata from the page is still used.
@@ -56,13 +56,13 @@ def test_a_page_that_yields_less_than_the_feed_keeps_the_feed_text() -> None:
 
 
 def test_no_page_keeps_the_feed_content() -> None:
-    item = _item(SOURCE, entry(), None, None)
+    item = feed_item(SOURCE, entry(), None, None)
     assert item.text == FEED_TEXT and item.text_from == "feed"
     assert item.title == "Troops near Kursk"
 
 
 def test_the_date_is_kept_with_where_it_came_from() -> None:
-    item = _item(SOURCE, entry(), "en", page(FEED_TEXT * 3))
+    item = feed_item(SOURCE, entry(), "en", page(FEED_TEXT * 3))
     assert (item.published_at, item.published_from) == (datetime(2024, 10, 14, tzinfo=UTC), "feed")
     dated_page = dataclasses.replace(
         page(FEED_TEXT * 3),
@@ -70,7 +70,7 @@ def test_the_date_is_kept_with_where_it_came_from() -> None:
         published_from="json-ld",
     )
     undated = dataclasses.replace(entry(), published_at=None)
-    item = _item(SOURCE, undated, "en", dated_page)
+    item = feed_item(SOURCE, undated, "en", dated_page)
     assert (item.published_at, item.published_from) == (
         datetime(2024, 10, 13, 9, tzinfo=UTC),
         "json-ld",

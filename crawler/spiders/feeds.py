@@ -18,10 +18,9 @@ from twisted.python.failure import Failure
 
 from crawler import options, resources
 from crawler.exceptions import FeedError
-from crawler.extraction import ExtractedPage
 from crawler.failures import describe_failure
 from crawler.feed_scan import entry_ids
-from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
+from crawler.feeds import FeedEntry
 from crawler.fetching import (
     extract_response,
     failed_request,
@@ -30,7 +29,6 @@ from crawler.fetching import (
     response_headers,
 )
 from crawler.items import ArticleItem
-from crawler.page_meta import FROM_FEED
 from crawler.polling import (
     DEFAULT_BOUNDS,
     Bounds,
@@ -41,11 +39,12 @@ from crawler.polling import (
     next_interval,
     retry_after,
 )
-from crawler.signals import feed_checked, store_failed
+from crawler.preparation import FeedRead, Plan, count_truncated, feed_item, is_kept, read_feed
+from crawler.signals import entries_rejected, feed_checked, store_failed
 from crawler.workers import WorkerPool
 from storage.db import Database
 from storage.exceptions import StorageError
-from storage.records import CheckResult, SourceState
+from storage.records import DEFAULT_DEDUPE, CheckResult, DedupeSettings, SeenEntry, SourceState
 from storage.sightings import known_entry_keys
 from storage.sources import record_checks
 
@@ -101,6 +100,8 @@ class FeedSpider(Spider):
         feeds: Mapping[str, options.FeedOptions],
         bounds: Bounds = DEFAULT_BOUNDS,
         disable_after_s: int | None = None,
+        topics: Sequence[options.TopicRule] = (),
+        dedupe: DedupeSettings = DEFAULT_DEDUPE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -110,6 +111,8 @@ class FeedSpider(Spider):
         self.feeds = feeds
         self.bounds = bounds
         self.disable_after_s = disable_after_s
+        self.topics = tuple(topics)
+        self.dedupe = dedupe
         self._polls: dict[int, _Poll] = {}
         self._store_errors: dict[int, str] = {}
 
@@ -127,6 +130,8 @@ class FeedSpider(Spider):
             ),
         )
         kwargs.setdefault("disable_after_s", crawler.settings.getint(options.DISABLE_AFTER) or None)
+        kwargs.setdefault("topics", crawler.settings.get(options.TOPICS) or ())
+        kwargs.setdefault("dedupe", crawler.settings.get(options.DEDUPE) or DEFAULT_DEDUPE)
         spider = cls(*args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.record_results, signal=signals.spider_closed)
@@ -178,8 +183,10 @@ class FeedSpider(Spider):
             self._finish(source, self._scheduled(unchanged, source, hints), response)
             self._count("feeds_not_modified")
             return
+        opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
         try:
-            parsed = await self._parse_body(source, response)
+            read = await self._parse_body(source, response, opts)
+            parsed = read.parsed
             new = await self._unseen(source, parsed.entries)
         except FeedError as exc:
             self._feed_failed(source, CheckResult(source.id, now, response.status, error=str(exc)))
@@ -207,9 +214,9 @@ class FeedSpider(Spider):
             )
         # Without its validators and hash, the next poll parses the feed again.
         keep = later <= 0
-        opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
         poll = self._polls[source.id]
         poll.new_entries = len(new)
+        rejected: list[SeenEntry] = []
         for entry in new:
             if opts.full_text and entry.link:
                 poll.pending_pages += 1
@@ -220,8 +227,20 @@ class FeedSpider(Spider):
                     cb_kwargs={"source": source, "entry": entry, "language": parsed.language},
                     dont_filter=True,
                 )
+                continue
+            item = read.items.get(entry.key)
+            if item is None:  # not prepared by the worker: the pipelines do it all
+                yield feed_item(source, entry, parsed.language, None)
+            elif is_kept(item, opts, bool(self.topics)):
+                yield item
             else:
-                yield _item(source, entry, parsed.language, None)
+                # Not handed through the pipelines one by one: the store records it.
+                rejected.append(SeenEntry(item.source_id, item.entry_key, item.url))
+        if rejected:
+            await self.crawler.signals.send_catch_log_async(entries_rejected, entries=rejected)
+        for key, chars in read.truncated:
+            if key in read.items and (item := read.items[key]).prepared:
+                count_truncated(item, chars, self.crawler.stats)
         scheduled = self._scheduled(
             CheckResult(
                 source.id,
@@ -293,7 +312,7 @@ class FeedSpider(Spider):
         if page is None:
             self._count("pages_unextracted")
         self._page_done(source)
-        yield _item(source, entry, language, page)
+        yield feed_item(source, entry, language, page)
 
     def page_failed(self, failure: Failure) -> ArticleItem:
         """Keep the entry with the feed's content when its page cannot be fetched."""
@@ -308,7 +327,7 @@ class FeedSpider(Spider):
         )
         self._count("pages_failed")
         self._page_done(kwargs["source"])
-        return _item(kwargs["source"], kwargs["entry"], kwargs["language"], None)
+        return feed_item(kwargs["source"], kwargs["entry"], kwargs["language"], None)
 
     async def record_results(self, reason: str) -> None:
         """Record each feed's check once its items are stored (pipelines close first).
@@ -350,11 +369,15 @@ class FeedSpider(Spider):
             return result
         return CheckResult(result.source_id, result.checked_at, result.status, error=error)
 
-    async def _parse_body(self, source: SourceState, response: Response) -> ParsedFeed:
+    async def _parse_body(
+        self, source: SourceState, response: Response, opts: options.FeedOptions
+    ) -> FeedRead:
         """Parse the feed in the worker pool, leaving out the text of entries known already.
 
         A feed fetched before usually repeats most of its entries: their ids are read
         first (cheap), looked up, and feedparser skips their bodies (`crawler.feed_scan`).
+        The worker also prepares the items of the new entries (`crawler.preparation`),
+        unless their pages are to be fetched first.
         """
         headers = response_headers(response)
         known: set[str] = set()
@@ -362,8 +385,20 @@ class FeedSpider(Spider):
             ids = await self.pool.run(entry_ids, response.body, headers)
             if ids:
                 known = await asyncio.to_thread(known_entry_keys, self.database, source.id, ids)
+        plan = (
+            None
+            if opts.full_text
+            else Plan(self.topics, opts, self.dedupe, topics_configured=bool(self.topics))
+        )
         return await self.pool.run(
-            parse_feed, response.body, headers, response.url, frozenset(known)
+            read_feed,
+            response.body,
+            headers,
+            response.url,
+            frozenset(known),
+            source,
+            plan,
+            MAX_NEW_ENTRIES,
         )
 
     async def _unseen(self, source: SourceState, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
@@ -445,48 +480,3 @@ class FeedSpider(Spider):
 
     def _count(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(f"newswatch/{key}", count)
-
-
-def _item(
-    source: SourceState, entry: FeedEntry, language: str | None, page: ExtractedPage | None
-) -> ArticleItem:
-    """Build the item from the feed entry, with the page's text and metadata when known."""
-    item = ArticleItem(
-        source_id=source.id,
-        source_name=source.name,
-        entry_key=entry.key,
-        url=entry.link or source.url,
-        title=entry.title,
-        summary=entry.summary,
-        text=entry.content or entry.summary,
-        authors=entry.authors,
-        language=language,
-        guid=entry.guid,
-        published_at=entry.published_at,
-        published_from=FROM_FEED if entry.published_at else None,
-        canonical_url="" if entry.link else _entry_urn(source, entry),
-    )
-    # A page whose extraction found less than the feed already gave (a cookie wall, an app
-    # shell, a navigation-only page) must not replace the feed's own text.
-    if page is not None and len(page.text) >= len(item.text):
-        item.text = page.text
-        item.text_from = "page"
-    if page is not None:
-        item.title = entry.title or page.title
-        item.authors = entry.authors or page.authors
-        if entry.published_at is None:
-            item.published_at, item.published_from = page.published_at, page.published_from
-        item.language = page.language or language
-        item.canonical_url = page.canonical_url or ""
-    return item
-
-
-def _entry_urn(source: SourceState, entry: FeedEntry) -> str:
-    """Return the identity of an entry that has no link of its own.
-
-    Its `url` is the feed's, which every other linkless entry of the feed shares; as its
-    canonical URL that would make them all one article. The content hash still merges
-    the same text carried by several sources.
-    """
-    digest = hashlib.sha256(entry.key.encode()).hexdigest()[:32]
-    return f"urn:newswatch:{source.name}:{digest}"
