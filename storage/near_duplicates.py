@@ -14,7 +14,7 @@ two copies of a story at once cannot both miss the other.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from storage import minhash
 from storage.db import Database
 from storage.models import Article, ArticleBand
 from storage.records import DedupeSettings
-from storage.sql import chunked, insert_ignoring_conflicts
+from storage.sql import chunked, insert_ignoring_conflicts, insert_plain_rows
 
 # Shared by every newswatch process; the upgrade lock in storage.db uses another key.
 PG_INDEX_LOCK_KEY = 0x6E777364  # "nwsd"
@@ -85,17 +85,33 @@ def link(
         session.execute(delete(ArticleBand).where(ArticleBand.article_id.in_(chunk)))
     stored = _buckets(session, {b for _, fp in ordered if fp for b in fp.buckets})
     texts = _Texts(session, settings)
+    # The stored candidates of every article, read in one go: whatever the batch adds, an
+    # article's best candidates are among its best stored ones and the batch's own (whose
+    # shingles are at hand). Stored texts are read for the candidates that pass the screen.
+    stored_hits = {
+        article_id: _hits(fp, article_id, stored) for article_id, fp in ordered if fp is not None
+    }
+    best_stored = {article_id: _ranked(hits) for article_id, hits in stored_hits.items()}
+    texts.prefetch({c for candidates in best_stored.values() for c in candidates})
+    texts.load_shingles(
+        {
+            c
+            for article_id, fp in ordered
+            if fp is not None
+            for c in best_stored[article_id]
+            if _screened(fp, texts.get(c), settings)
+        }
+    )
     in_batch: dict[int, list[int]] = defaultdict(list)
     duplicate_of: dict[int, int] = {}
     band_rows: list[dict[str, int]] = []
     for article_id, fp in ordered:
         if fp is None:
             continue
-        hits: Counter[int] = Counter()
+        hits = stored_hits[article_id]
         for bucket in fp.buckets:
-            hits.update(c for c in stored.get(bucket, ()) if c < article_id)
             hits.update(in_batch.get(bucket, ()))
-        ranked = sorted(hits, key=lambda c: (-hits[c], c))[:MAX_CANDIDATES]
+        ranked = _ranked(hits)
         texts.prefetch(ranked)
         original = _best(fp, ranked, texts, settings)
         if original is not None:
@@ -122,7 +138,7 @@ def link(
         session.connection().execute(stmt, rows)
     if band_rows:
         band_rows.sort(key=lambda row: (row["bucket"], row["article_id"]))
-        session.execute(insert_ignoring_conflicts(session, ArticleBand), band_rows)
+        insert_plain_rows(session, insert_ignoring_conflicts(session, ArticleBand), band_rows)
     return duplicate_of
 
 
@@ -150,7 +166,7 @@ def reindex(session: Session, articles: Sequence[tuple[int, Fingerprint | None]]
         key=lambda row: (row["bucket"], row["article_id"]),
     )
     if band_rows:
-        session.execute(insert_ignoring_conflicts(session, ArticleBand), band_rows)
+        insert_plain_rows(session, insert_ignoring_conflicts(session, ArticleBand), band_rows)
     rows = [
         {"b_id": i, "b_signature": minhash.pack(fp.signature) if fp else None} for i, fp in articles
     ]
@@ -227,13 +243,27 @@ def pruned_fingerprint(signature: bytes | None) -> Fingerprint | None:
 def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
     """Return the indexed article ids in each of these buckets."""
     found: dict[int, list[int]] = defaultdict(list)
+    connection = session.connection()  # plain rows: no ORM bookkeeping per row
     for chunk in chunked(sorted(buckets)):
         stmt = select(ArticleBand.bucket, ArticleBand.article_id).where(
             ArticleBand.bucket.in_(chunk)
         )
-        for bucket, article_id in session.execute(stmt):
+        for bucket, article_id in connection.execute(stmt):
             found[bucket].append(article_id)
     return found
+
+
+def _hits(fp: Fingerprint, article_id: int, stored: dict[int, list[int]]) -> Counter[int]:
+    """Count the buckets each stored article of lower id shares with `fp`."""
+    hits: Counter[int] = Counter()
+    for bucket in fp.buckets:
+        hits.update(c for c in stored.get(bucket, ()) if c < article_id)
+    return hits
+
+
+def _ranked(hits: Counter[int]) -> list[int]:
+    """Return the most promising candidates: most shared buckets first, then lowest id."""
+    return sorted(hits, key=lambda c: (-hits[c], c))[:MAX_CANDIDATES]
 
 
 @dataclass(slots=True)
@@ -241,15 +271,14 @@ class _Candidate:
     """A stored article as a candidate: its signature now, its shingles when needed."""
 
     signature: tuple[int, ...]
-    text: str
     shingles: frozenset[str] | None = None
 
 
 class _Texts:
     """Candidates' signatures and shingles, read once per call.
 
-    The stored signature screens a candidate; its text is only shingled when the
-    signature says it may be close.
+    Signatures are read for every candidate, since they screen it; a stored text is read
+    and shingled only for a candidate the signature says may be close, which is rare.
     """
 
     def __init__(self, session: Session, settings: DedupeSettings) -> None:
@@ -258,29 +287,56 @@ class _Texts:
         self.known: dict[int, _Candidate | None] = {}
 
     def remember(self, article_id: int, fp: Fingerprint) -> None:
-        self.known[article_id] = _Candidate(fp.signature, "", fp.shingles)
+        self.known[article_id] = _Candidate(fp.signature, fp.shingles)
 
-    def prefetch(self, ids: Sequence[int]) -> None:
+    def prefetch(self, ids: Iterable[int]) -> None:
         missing = sorted(set(ids) - set(self.known))
         if not missing:
             return
-        columns = (Article.id, Article.signature, Article.summary, Article.text)
-        for row in self.session.execute(select(*columns).where(Article.id.in_(missing))):
-            text = body(row.summary, row.text)
-            if row.signature is not None and len(row.signature) == minhash.PERMUTATIONS * 4:
-                self.known[row.id] = _Candidate(minhash.unpack(row.signature), text)
-            else:  # stored before signatures were, or with other parameters
-                fp = fingerprint(text, self.settings)
-                self.known[row.id] = _Candidate(fp.signature, text, fp.shingles) if fp else None
+        connection = self.session.connection()
+        unsigned: list[int] = []
+        for chunk in chunked(missing):
+            stmt = select(Article.id, Article.signature).where(Article.id.in_(chunk))
+            for article_id, signature in connection.execute(stmt):
+                if signature is not None and len(signature) == minhash.PERMUTATIONS * 4:
+                    self.known[article_id] = _Candidate(minhash.unpack(signature))
+                else:  # stored before signatures were, or with other parameters
+                    unsigned.append(article_id)
+        for article_id, stored_text in self._texts(unsigned).items():
+            fp = fingerprint(stored_text, self.settings)
+            self.known[article_id] = _Candidate(fp.signature, fp.shingles) if fp else None
 
     def get(self, article_id: int) -> _Candidate | None:
         return self.known.get(article_id)
 
-    @staticmethod
-    def shingles(candidate: _Candidate) -> frozenset[str]:
+    def load_shingles(self, ids: Iterable[int]) -> None:
+        """Read and shingle the texts of these candidates, where not done yet."""
+        wanted = [i for i in sorted(ids) if (c := self.known.get(i)) and c.shingles is None]
+        for article_id, stored_text in self._texts(wanted).items():
+            candidate = self.known[article_id]
+            assert candidate is not None
+            candidate.shingles = minhash.shingles(stored_text)
+
+    def shingles(self, article_id: int, candidate: _Candidate) -> frozenset[str]:
         if candidate.shingles is None:
-            candidate.shingles = minhash.shingles(candidate.text)
-        return candidate.shingles
+            self.load_shingles([article_id])
+        return candidate.shingles or frozenset()
+
+    def _texts(self, ids: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        connection = self.session.connection()
+        for chunk in chunked(ids):
+            stmt = select(Article.id, Article.summary, Article.text).where(Article.id.in_(chunk))
+            for article_id, summary, article_text in connection.execute(stmt):
+                found[article_id] = body(summary, article_text)
+        return found
+
+
+def _screened(fp: Fingerprint, other: _Candidate | None, settings: DedupeSettings) -> bool:
+    """Whether the signatures say the two texts may be near duplicates (worth comparing)."""
+    if other is None:
+        return False
+    return minhash.estimate(fp.signature, other.signature) >= settings.threshold - SCREEN_MARGIN
 
 
 def _best(
@@ -290,11 +346,9 @@ def _best(
     best, best_score = None, 0.0
     for candidate in candidates:
         other = texts.get(candidate)
-        if other is None:
+        if other is None or not _screened(fp, other, settings):
             continue
-        if minhash.estimate(fp.signature, other.signature) < settings.threshold - SCREEN_MARGIN:
-            continue
-        theirs = texts.shingles(other)
+        theirs = texts.shingles(candidate, other)
         if fp.shingles and theirs:
             score = minhash.jaccard(fp.shingles, theirs)
         else:  # a pruned article (storage.maintenance) has only its signature left
