@@ -185,9 +185,9 @@ class FeedSpider(Spider):
             return
         opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
         try:
-            read = await self._parse_body(source, response, opts)
+            read, known = await self._parse_body(source, response, opts)
             parsed = read.parsed
-            new = await self._unseen(source, parsed.entries)
+            new = await self._unseen(source, parsed.entries, known)
         except FeedError as exc:
             self._feed_failed(source, CheckResult(source.id, now, response.status, error=str(exc)))
             return
@@ -371,13 +371,14 @@ class FeedSpider(Spider):
 
     async def _parse_body(
         self, source: SourceState, response: Response, opts: options.FeedOptions
-    ) -> FeedRead:
+    ) -> tuple[FeedRead, frozenset[str]]:
         """Parse the feed in the worker pool, leaving out the text of entries known already.
 
         A feed fetched before usually repeats most of its entries: their ids are read
         first (cheap), looked up, and feedparser skips their bodies (`crawler.feed_scan`).
         The worker also prepares the items of the new entries (`crawler.preparation`),
-        unless their pages are to be fetched first.
+        unless their pages are to be fetched first. Returns the read and the keys found
+        known on the way.
         """
         headers = response_headers(response)
         known: set[str] = set()
@@ -390,21 +391,22 @@ class FeedSpider(Spider):
             if opts.full_text
             else Plan(self.topics, opts, self.dedupe, topics_configured=bool(self.topics))
         )
-        return await self.pool.run(
-            read_feed,
-            response.body,
-            headers,
-            response.url,
-            frozenset(known),
-            source,
-            plan,
-            MAX_NEW_ENTRIES,
+        found = frozenset(known)
+        read = await self.pool.run(
+            read_feed, response.body, headers, response.url, found, source, plan, MAX_NEW_ENTRIES
         )
+        return read, found
 
-    async def _unseen(self, source: SourceState, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
-        """Return the entries this source has not delivered before, in feed order."""
-        keys = [entry.key for entry in entries]
+    async def _unseen(
+        self, source: SourceState, entries: Sequence[FeedEntry], found: frozenset[str]
+    ) -> list[FeedEntry]:
+        """Return the entries this source has not delivered before, in feed order.
+
+        The keys `found` known already are not looked up again.
+        """
+        keys = [entry.key for entry in entries if entry.key not in found]
         known = await asyncio.to_thread(known_entry_keys, self.database, source.id, keys)
+        known.update(found)
         unseen: list[FeedEntry] = []
         for entry in entries:
             if entry.key not in known:
