@@ -188,6 +188,9 @@ def write_config(workdir: Path, base_url: str, feeds: int) -> Path:
         # Every bench feed is on 127.0.0.1; one host may take all the concurrency here.
         f"per_host = {CONCURRENCY}",
         'user_agent = "newswatch-bench (+mailto:bench@example.org)"',
+        # The bench server is on the loopback, which newswatch refuses by default (#7).
+        "[network]",
+        "allow_private = true",
     ]
     for name, query in pollserver.TOPICS.items():
         lines += ["[[topics]]", f'name = "{name}"', f"query = '{query}'"]
