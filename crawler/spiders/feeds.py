@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -91,7 +91,13 @@ class FeedSpider(Spider):
         for key, component in cls.UNUSED_COMPONENTS.items():
             components = settings.getdict(key)
             components[component] = None
-            settings.set(key, components, priority=settings.getpriority(key) or "spider")
+            # Above the priority the dict had: `runner.crawl(crawler)` merges the runner's
+            # settings into the crawler's again (Scrapy 2.19, `create_crawler`), and a value
+            # there at an equal priority (project for DOWNLOADER_MIDDLEWARES, cmdline for
+            # EXTENSIONS when the metrics add theirs) would put the components back.
+            current = settings.getpriority(key) or 0
+            priority = max(current + 1, SETTINGS_PRIORITIES["spider"])
+            settings.set(key, components, priority=priority)
 
     def __init__(
         self,
