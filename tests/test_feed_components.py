@@ -7,12 +7,15 @@ newswatch's own address check. A site crawl keeps Scrapy's full set.
 
 The crawls are built as `Poller.poll` and `crawl_sites` build them, including the second
 merge of the runner's settings that `runner.crawl(crawler)` makes before the crawl
-starts (Scrapy 2.19), which once put the turned-off components back.
+starts (Scrapy 2.19), which once put the turned-off components back. And a feed poll
+fetches what Scrapy's UrlLengthMiddleware would have dropped without a word.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,8 @@ from scheduler.config import load_config
 from scheduler.metrics import Metrics
 from scheduler.poller import Poller
 from storage.db import Database
+from tests.daemon_helpers import run_command, sqlite_url
+from tests.feedserver import Entry, FeedServer
 
 COMPONENT_KEYS = ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS")
 
@@ -46,6 +51,7 @@ KEPT = {
     "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware",
 }
 METRICS = "scheduler.metrics.CrawlMetrics"
+UNUSED = {path for paths in FeedSpider.UNUSED_COMPONENTS.values() for path in paths}
 
 CONFIG = """\
 [storage]
@@ -92,8 +98,7 @@ def components(poller: Poller, spider: type[Spider]) -> set[str]:
 
 def test_a_feed_poll_runs_none_of_the_unused_components(poller: Poller) -> None:
     enabled = components(poller, FeedSpider)
-    unused = set(FeedSpider.UNUSED_COMPONENTS.values())
-    assert unused, "nothing to check"
+    unused = UNUSED
     assert enabled.isdisjoint(unused), sorted(enabled & unused)
 
 
@@ -105,4 +110,39 @@ def test_a_feed_poll_keeps_every_safety_component(poller: Poller) -> None:
 
 def test_a_site_crawl_keeps_scrapys_components(poller: Poller) -> None:
     enabled = components(poller, SiteSpider)
-    assert enabled >= KEPT | set(FeedSpider.UNUSED_COMPONENTS.values())
+    assert enabled >= KEPT | UNUSED
+
+
+# Longer than Scrapy's URLLENGTH_LIMIT (2,083): UrlLengthMiddleware drops such requests.
+LONG = "x" * 2100
+PAGE = (
+    "<!DOCTYPE html><html lang='en'><head><title>Pyongyang and Moscow sign a pact</title>"
+    "</head><body><article><h1>Pyongyang and Moscow sign a pact</h1>"
+    + "<p>North Korea and Russia signed a mutual defence pact on Tuesday, officials said, "
+    "deepening a partnership that has alarmed Ukraine and its allies.</p>"
+    * 6
+    + "</article></body></html>"
+)
+
+
+def test_long_urls_are_polled_and_fetched_not_dropped(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        link = server.url(f"/news/{LONG}.html")
+        server.set_page(f"/news/{LONG}.html", PAGE)
+        entry = Entry("1", "A pact", link, "Short summary.", datetime.now(UTC))
+        server.set_feed(f"/feeds/{LONG}.xml", [entry])
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[storage]\nurl = "{sqlite_url(config)}"\n\n[network]\nallow_private = true\n\n'
+            f'[[feeds]]\nname = "long"\nurl = "{server.url(f"/feeds/{LONG}.xml")}"\n'
+            "full_text = true\n",
+            encoding="utf-8",
+        )
+        done = run_command(config, "poll")
+        assert done.returncode == 0, done.stderr
+        assert server.count(f"/feeds/{LONG}.xml") == 1
+        assert server.count(f"/news/{LONG}.html") == 1
+    with sqlite3.connect(tmp_path / "newswatch.db") as db:
+        rows = db.execute("SELECT url, text FROM articles").fetchall()
+    assert [url for url, _ in rows] == [link]
+    assert "mutual defence pact" in rows[0][1]
