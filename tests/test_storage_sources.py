@@ -228,3 +228,34 @@ def test_failing_since_marks_the_first_error_of_a_run(database: Database) -> Non
     assert source_row(database, "a").failing_since == NOW
     record_checks(database, [CheckResult(state.id, NOW + timedelta(hours=3), 200)])
     assert source_row(database, "a").failing_since is None
+
+
+def test_one_batch_records_each_outcome_as_it_would_alone(database: Database) -> None:
+    # Different outcomes set different columns; in one call, each source gets its own, and
+    # two results for one source apply one after the other.
+    specs = [SourceSpec(name, "feed", f"http://{name}.test/") for name in "abcde"]
+    sync_sources(database, specs, 900, NOW)
+    ids = {state.name: state.id for state in due_sources(database, NOW)}
+    later = NOW + MINUTE
+    record_checks(
+        database,
+        [
+            CheckResult(ids["a"], NOW, 304),
+            CheckResult(ids["b"], NOW, 200, etag='"b1"', new_articles=2, body_hash="h" * 64),
+            CheckResult(ids["c"], NOW, 503, error="HTTP 503"),
+            CheckResult(ids["d"], NOW, 410, error="HTTP 410 Gone", disable=True),
+            CheckResult(ids["e"], NOW, 200, moved_to="http://moved.test/", interval_s=600),
+            CheckResult(ids["c"], later, 503, error="HTTP 503 again"),
+            CheckResult(-1, NOW, 304),  # unknown: ignored
+        ],
+    )
+    a, b, c, d, e = (source_row(database, name) for name in "abcde")
+    assert (a.last_status, a.etag, a.error_count) == (304, None, 0)
+    assert a.next_check_at == NOW + timedelta(seconds=900)
+    assert (b.etag, b.body_hash, b.last_new_at) == ('"b1"', "h" * 64, NOW)
+    assert (c.error_count, c.last_error, c.failing_since) == (2, "HTTP 503 again", NOW)
+    assert c.next_check_at == later + timedelta(seconds=1800)
+    assert (d.disabled_reason, d.disabled_at) == ("HTTP 410 Gone", NOW)
+    assert (e.url, e.moved_at, e.interval_s) == ("http://moved.test/", NOW, 600)
+    assert e.next_check_at == NOW + timedelta(seconds=600)
+    assert sorted(names(due_sources(database, NOW + timedelta(days=2)))) == ["a", "b", "c", "e"]

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -68,15 +68,34 @@ class FeedSpider(Spider):
     """Fetch each given feed once, with conditional GET, and yield its new entries."""
 
     name = "feeds"
-    # Per-item and per-request bookkeeping whose figures nothing reads: CoreStats counts
-    # every item through the item_scraped and item_dropped signals (a tenth of a poll's
-    # time on the event loop), DepthMiddleware looks at every item for the depth of the
-    # requests among them, DownloaderStats counts bytes. The poll's summary keeps its own
-    # counts.
-    UNUSED_COMPONENTS: ClassVar[dict[str, str]] = {
-        "EXTENSIONS": "scrapy.extensions.corestats.CoreStats",
-        "SPIDER_MIDDLEWARES": "scrapy.spidermiddlewares.depth.DepthMiddleware",
-        "DOWNLOADER_MIDDLEWARES": "scrapy.downloadermiddlewares.stats.DownloaderStats",
+    # Scrapy components a feed poll has no use for, each run for every request, response
+    # or item (see tests/test_feed_components.py for the ones it must keep):
+    # - bookkeeping whose figures nothing reads, the poll's summary keeping its own counts:
+    #   CoreStats counts every item through the item_scraped and item_dropped signals (a
+    #   tenth of a poll's time on the event loop), DownloaderStats serialises every
+    #   request's and response's headers to count bytes, DepthMiddleware looks at every
+    #   item for the depth of the requests among them;
+    # - OffsiteMiddleware filters by `allowed_domains`, which a feed poll has none of, and
+    #   lets `dont_filter` requests (every one a feed poll makes) through anyway;
+    # - RefererMiddleware sends the feed's URL as the Referer of each article page (and of
+    #   a redirected feed): nothing needs it, and it tells each site which feed linked it;
+    # - UrlLengthMiddleware silently drops requests with URLs over 2,083 characters: a feed
+    #   with such a URL would never be polled, nor recorded, and a full-text entry with
+    #   such a link would be lost (its page request neither answered nor failed);
+    # - MetaCopyDetectionMiddleware warns of meta copied from a response to a request,
+    #   which this spider never does.
+    UNUSED_COMPONENTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "EXTENSIONS": ("scrapy.extensions.corestats.CoreStats",),
+        "SPIDER_MIDDLEWARES": (
+            "scrapy.spidermiddlewares.depth.DepthMiddleware",
+            "scrapy.spidermiddlewares.referer.RefererMiddleware",
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
+        ),
+        "DOWNLOADER_MIDDLEWARES": (
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
+            "scrapy.downloadermiddlewares.stats.DownloaderStats",
+        ),
     }
 
     @classmethod
@@ -87,10 +106,15 @@ class FeedSpider(Spider):
         (newswatch's own RefusedAddressMiddleware among them) instead of adding to it.
         """
         super().update_settings(settings)
-        for key, component in cls.UNUSED_COMPONENTS.items():
-            components = settings.getdict(key)
-            components[component] = None
-            settings.set(key, components, priority=settings.getpriority(key) or "spider")
+        for key, unused in cls.UNUSED_COMPONENTS.items():
+            components = {**settings.getdict(key), **dict.fromkeys(unused)}
+            # Above the priority the dict had: `runner.crawl(crawler)` merges the runner's
+            # settings into the crawler's again (Scrapy 2.19, `create_crawler`), and a value
+            # there at an equal priority (project for DOWNLOADER_MIDDLEWARES, cmdline for
+            # EXTENSIONS when the metrics add theirs) would put the components back.
+            current = settings.getpriority(key) or 0
+            priority = max(current + 1, SETTINGS_PRIORITIES["spider"])
+            settings.set(key, components, priority=priority)
 
     def __init__(
         self,
