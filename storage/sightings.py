@@ -25,11 +25,12 @@ def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[s
 
     def work(session: Session) -> set[str]:
         found: set[str] = set()
+        connection = session.connection()  # plain rows: a poll asks this once per feed
         for chunk in chunked(sorted(asked)):
             stmt = select(Sighting.entry_key).where(
                 Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
             )
-            found.update(asked[stored] for stored in session.scalars(stmt))
+            found.update(asked[stored] for stored in connection.execute(stmt).scalars())
         return found
 
     return db.read(work)
