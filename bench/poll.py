@@ -229,7 +229,7 @@ def set_state(server: Connection, state: str) -> None:
 
 
 def run_cycles(
-    server: Connection, cycle: Callable[[], tuple[Figures, str]], name: str
+    server: Connection, cycle: Callable[[], tuple[Figures, str]], name: str, feeds: int
 ) -> dict[str, Figures]:
     results: dict[str, Figures] = {}
     set_state(server, "base")
@@ -244,6 +244,15 @@ def run_cycles(
             f"  answered {_statuses(figures.answered)}  ({said})",
             flush=True,
         )
+        expected = {"full": feeds, "typical": pollserver.changed_feeds(feeds), "steady": 0}
+        fetched = figures.answered.get(200, 0)
+        if fetched != expected[label]:
+            # A contender that fetched other than what the cycle asks for measured other
+            # work (refused requests, say, or whole feeds where a 304 would do).
+            print(
+                f"  NOTE {name} {label}: {fetched} feeds answered 200, {expected[label]} changed",
+                flush=True,
+            )
     return results
 
 
@@ -324,14 +333,14 @@ def compare(feeds: int, only: list[str]) -> None:
             log = str(workdir / "newswatch" / "newswatch.log")
             contender = Contender(_newswatch, str(config), log)
             results["newswatch"] = run_cycles(
-                server, lambda: contender.measure(server), "newswatch"
+                server, lambda: contender.measure(server), "newswatch", feeds
             )
             contender.close()
         if "feedparser" in only:
             urls = [f"{base_url}{pollserver.feed_path(n)}" for n in range(feeds)]
             contender = Contender(_feedparser, urls)
             results["feedparser"] = run_cycles(
-                server, lambda: contender.measure(server), "feedparser"
+                server, lambda: contender.measure(server), "feedparser", feeds
             )
             contender.close()
         if "newsboat" in only:
@@ -342,7 +351,7 @@ def compare(feeds: int, only: list[str]) -> None:
                 boat.mkdir()
                 write_newsboat_files(boat, base_url, feeds)
                 results["newsboat"] = run_cycles(
-                    server, lambda: _newsboat_cycle(boat, server), "newsboat"
+                    server, lambda: _newsboat_cycle(boat, server), "newsboat", feeds
                 )
         report(results)
 
