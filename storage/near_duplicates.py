@@ -104,7 +104,7 @@ def link(
     )
     in_batch: dict[int, list[int]] = defaultdict(list)
     duplicate_of: dict[int, int] = {}
-    band_rows: list[dict[str, int]] = []
+    band_rows: list[tuple[int, int]] = []  # (bucket, article_id)
     for article_id, fp in ordered:
         if fp is None:
             continue
@@ -120,7 +120,7 @@ def link(
         texts.remember(article_id, fp)
         for bucket in fp.buckets:
             in_batch[bucket].append(article_id)
-            band_rows.append({"bucket": bucket, "article_id": article_id})
+            band_rows.append((bucket, article_id))
     rows = [
         {
             "b_id": article_id,
@@ -136,9 +136,7 @@ def link(
             .values(signature=bindparam("b_signature"), duplicate_of=bindparam("b_duplicate_of"))
         )
         session.connection().execute(stmt, rows)
-    if band_rows:
-        band_rows.sort(key=lambda row: (row["bucket"], row["article_id"]))
-        insert_plain_rows(session, insert_ignoring_conflicts(session, ArticleBand), band_rows)
+    _insert_bands(session, band_rows)
     return duplicate_of
 
 
@@ -156,17 +154,15 @@ def reindex(session: Session, articles: Sequence[tuple[int, Fingerprint | None]]
                 select(Article.id).where(Article.id.in_(chunk), Article.duplicate_of.is_(None))
             )
         )
-    band_rows = sorted(
-        (
-            {"bucket": bucket, "article_id": article_id}
+    _insert_bands(
+        session,
+        [
+            (bucket, article_id)
             for article_id, fp in articles
             if fp is not None and article_id in roots
             for bucket in fp.buckets
-        ),
-        key=lambda row: (row["bucket"], row["article_id"]),
+        ],
     )
-    if band_rows:
-        insert_plain_rows(session, insert_ignoring_conflicts(session, ArticleBand), band_rows)
     rows = [
         {"b_id": i, "b_signature": minhash.pack(fp.signature) if fp else None} for i, fp in articles
     ]
@@ -240,6 +236,14 @@ def pruned_fingerprint(signature: bytes | None) -> Fingerprint | None:
     return Fingerprint(frozenset(), unpacked, tuple(minhash.buckets(unpacked)))
 
 
+def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
+    """Insert (bucket, article_id) band rows, in key order (fewer index page splits)."""
+    rows.sort()
+    insert_plain_rows(
+        session, insert_ignoring_conflicts(session, ArticleBand), ("bucket", "article_id"), rows
+    )
+
+
 def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
     """Return the indexed article ids in each of these buckets."""
     found: dict[int, list[int]] = defaultdict(list)
@@ -255,10 +259,7 @@ def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
 
 def _hits(fp: Fingerprint, article_id: int, stored: dict[int, list[int]]) -> Counter[int]:
     """Count the buckets each stored article of lower id shares with `fp`."""
-    hits: Counter[int] = Counter()
-    for bucket in fp.buckets:
-        hits.update(c for c in stored.get(bucket, ()) if c < article_id)
-    return hits
+    return Counter(c for bucket in fp.buckets for c in stored.get(bucket, ()) if c < article_id)
 
 
 def _ranked(hits: Counter[int]) -> list[int]:

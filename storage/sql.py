@@ -48,22 +48,30 @@ def insert_ignoring_conflicts(session: Session, table: Any) -> Insert:
     raise StorageError(f"storage: unsupported database dialect {dialect!r}")
 
 
-def insert_plain_rows(session: Session, stmt: Insert, rows: Sequence[dict[str, int]]) -> None:
+def insert_plain_rows(
+    session: Session, stmt: Insert, columns: Sequence[str], rows: Sequence[tuple[int, ...]]
+) -> None:
     """Execute an INSERT of many rows of plain integers straight through the driver.
 
-    SQLAlchemy processes each row's parameters before the driver's executemany; for the
-    near-duplicate index, twenty rows of two integers per article, that costs more than
-    the write itself. Integers need no processing, so the compiled statement goes to the
-    driver as it is.
+    `rows` are tuples of the `columns`. SQLAlchemy processes each row's parameters before
+    the driver's executemany; for the near-duplicate index, twenty rows of two integers
+    per article, that costs more than the write itself. Integers need no processing, so
+    the compiled statement goes to the driver as it is.
     """
     if not rows:
         return
     connection = session.connection()
     compiled = stmt.compile(dialect=connection.dialect)
-    params: list[Any] = list(rows)
+    params: list[Any]
     if compiled.positional and compiled.positiontup is not None:  # SQLite's "?" style
-        names = compiled.positiontup
-        params = [tuple(row[name] for name in names) for row in rows]
+        order = [columns.index(name) for name in compiled.positiontup]
+        params = (
+            list(rows)
+            if order == list(range(len(columns)))
+            else [tuple(row[i] for i in order) for row in rows]
+        )
+    else:  # named parameters, as psycopg's "%(name)s"
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
     connection.exec_driver_sql(str(compiled), params)
 
 
