@@ -36,7 +36,7 @@ from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin
+from feedparser.urls import _urifixer, _urljoin
 from feedparser.util import FeedParserDict
 
 from crawler.feed_scan import plain_root
@@ -355,6 +355,8 @@ def _link_text(element: lxml.etree._Element) -> str:
     if element.attrib:
         raise _NotPlain  # an href: feedparser reads it as an Atom link
     link = _mended(_uri((element.text or "").strip()))
+    if "&" not in link:
+        return link
     return _LINK_ENTITY.sub(r"&\1", link.replace("&amp;", "&"))
 
 
@@ -422,7 +424,12 @@ def _line_name(line: str) -> str:
 
 
 def _uri(text: str) -> str:
-    # What feedparser's resolve_uri does with no base URI (Content-Location was refused).
+    """Return what feedparser's resolve_uri makes of a URI with no base URI to resolve by."""
+    # With no base, that is only its fix of extra slashes ("http:///x"): skip the work
+    # (a regular expression substitution) where its own pattern finds none.
+    found = _urifixer.match(text)
+    if found is None or not found.group(2):
+        return text
     joined: str = _urljoin("", text)
     return joined
 
