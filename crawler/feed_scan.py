@@ -114,6 +114,10 @@ def _entries(root: lxml.etree._Element) -> Iterator[tuple[lxml.etree._Element, s
 
 
 def _permalink(item: lxml.etree._Element) -> bool:
-    # RSS 2.0: a guid is a permalink unless it says isPermaLink="false".
+    # RSS 2.0: a guid is a permalink unless it says isPermaLink="false". feedparser takes
+    # "true" only, spelt so ("True" is false), and the attribute's name in any case: when
+    # in doubt, it is no permalink, and the entry keeps a link or title of its own.
     guid = item.find("guid")
-    return guid is not None and guid.get("isPermaLink", "true").lower() == "true"
+    if guid is None or set(guid.attrib) - {"isPermaLink"}:
+        return False
+    return guid.get("isPermaLink", "true") == "true"
