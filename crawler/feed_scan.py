@@ -45,7 +45,7 @@ _PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": F
 
 def entry_ids(body: bytes, headers: dict[str, str]) -> tuple[str, ...]:
     """Return the entry keys of the feed's identified entries; () when it is no plain case."""
-    root = _plain_root(body, headers)
+    root = plain_root(body, headers)
     if root is None:
         return ()
     return tuple(key for _, key in _entries(root))
@@ -56,7 +56,7 @@ def strip_known(body: bytes, headers: dict[str, str], known: frozenset[str]) -> 
 
     None when nothing was cut.
     """
-    root = _plain_root(body, headers)
+    root = plain_root(body, headers)
     if root is None:
         return None
     cut = False
@@ -80,7 +80,8 @@ def strip_known(body: bytes, headers: dict[str, str], known: frozenset[str]) -> 
     return result
 
 
-def _plain_root(body: bytes, headers: dict[str, str]) -> lxml.etree._Element | None:
+def plain_root(body: bytes, headers: dict[str, str]) -> lxml.etree._Element | None:
+    """Return the root of a well-formed UTF-8 RSS or Atom feed without a DOCTYPE, else None."""
     charset = headers.get("content-type", "").lower().partition("charset=")[2].strip(' "')
     if charset not in ("", "utf-8", "utf8"):
         return None  # feedparser would decode by the header; keep its bytes as they are
@@ -113,6 +114,10 @@ def _entries(root: lxml.etree._Element) -> Iterator[tuple[lxml.etree._Element, s
 
 
 def _permalink(item: lxml.etree._Element) -> bool:
-    # RSS 2.0: a guid is a permalink unless it says isPermaLink="false".
+    # RSS 2.0: a guid is a permalink unless it says isPermaLink="false". feedparser takes
+    # "true" only, spelt so ("True" is false), and the attribute's name in any case: when
+    # in doubt, it is no permalink, and the entry keeps a link or title of its own.
     guid = item.find("guid")
-    return guid is not None and guid.get("isPermaLink", "true").lower() == "true"
+    if guid is None or set(guid.attrib) - {"isPermaLink"}:
+        return False
+    return guid.get("isPermaLink", "true") == "true"

@@ -2,6 +2,16 @@
 
 `parse_feed` runs in a worker process (see `crawler.workers`), so it takes and returns
 only picklable values and never touches the network or the database.
+
+feedparser is the parser of record (DESIGN.md). It costs some 20 ms for a 50-entry feed
+here, which made parsing most of a full poll's CPU time (issue #5), while lxml reads the
+same feed in under one. So a plain feed (well-formed UTF-8 RSS 2.0 or Atom 1.0, nothing
+feedparser might read otherwise, see `crawler.plain_feed`) is read with lxml, and every
+other feed with feedparser. Both readings give the fields feedparser gives, and go
+through the same `_feed_entry`, so they give the same `ParsedFeed` (the stored entry
+keys above all: a difference would make every stored entry look new).
+tests/test_feeds_fast.py checks that on generated and mutated feeds: `_parse_plain`
+against `_parse_feedparser`.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import feedparser
 from crawler.exceptions import FeedError
 from crawler.feed_scan import strip_known
 from crawler.fingerprints import entry_key
+from crawler.plain_feed import RawEntry, read_plain
 from crawler.text import html_to_text
 
 _SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+):")
@@ -67,23 +78,45 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse a feed body; raise `FeedError` when it holds no feed at all.
 
-    The entries whose keys are in `known` come back without their summary and content
-    when that saved work (see `crawler.feed_scan`): the caller skips them anyway.
+    The entries whose keys are in `known` may come back without their text (title,
+    summary, content, authors) when that saved work: the caller skips them anyway.
     """
+    plain = _parse_plain(body, headers, url, known)
+    if plain is not None:
+        return plain
     if known:
         reduced = strip_known(body, headers, known)
         if reduced is not None:
-            parsed = _parse(reduced, headers, url)
+            parsed = _parse_feedparser(reduced, headers, url)
             # An entry cut short must be one of the known: should feedparser have keyed
             # one otherwise, it would pass for new, and without its text. Parse it all.
             if all(e.key in known or e.summary or e.content for e in parsed.entries):
                 return parsed
-    return _parse(body, headers, url)
+    return _parse_feedparser(body, headers, url)
 
 
-def _parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-    if b"&#" in body:
-        body = _ODD_CHARREF.sub(_replacement_character, body)
+def _parse_plain(
+    body: bytes, headers: dict[str, str], url: str, known: frozenset[str] = frozenset()
+) -> ParsedFeed | None:
+    """Parse a plain feed with lxml (`crawler.plain_feed`); None when it is not plain."""
+    raw = read_plain(_sane_references(body), headers)
+    if raw is None:
+        return None
+    return ParsedFeed(
+        title=_one_line(raw.title),
+        language=_language(raw.language),
+        ttl_s=_ttl(raw.ttl),
+        entries=tuple(
+            e for e in (_feed_entry(entry, url, known) for entry in raw.entries) if _usable(e)
+        ),
+        warning=None,
+        malformed=False,
+    )
+
+
+def _parse_feedparser(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """Parse any feed with feedparser."""
+    body = _sane_references(body)
     try:
         # A stream, never a string: feedparser fetches strings that look like URLs or
         # paths itself, with no timeout (see DESIGN.md, "How an article flows").
@@ -100,7 +133,9 @@ def _parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     problem = parsed.get("bozo_exception")
     malformed = isinstance(problem, xml.sax.SAXException)
     entries = tuple(
-        e for e in (_entry(raw, url) for raw in parsed.entries) if _usable(e, malformed)
+        e
+        for e in (_feed_entry(_raw_entry(raw), url) for raw in parsed.entries)
+        if _usable(e, malformed)
     )
     if not entries and (problem is not None or not parsed.get("version")):
         if not body.strip():
@@ -119,17 +154,43 @@ def _parse(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     )
 
 
-def _entry(raw: Any, feed_url: str) -> FeedEntry:
-    guid = _string(raw.get("id")) or None
-    link = _web_link(feed_url, _string(raw.get("link")))
-    title = html_to_text(_string(raw.get("title")))
-    summary = html_to_text(_string(raw.get("summary")))
-    content = "\n\n".join(
-        html_to_text(_string(part.get("value"))) for part in raw.get("content") or []
-    )
+def _sane_references(body: bytes) -> bytes:
+    if b"&#" in body:
+        return _ODD_CHARREF.sub(_replacement_character, body)
+    return body
+
+
+def _raw_entry(raw: Any) -> RawEntry:
+    """Return the fields of one of feedparser's entries."""
     authors = tuple(a["name"] for a in raw.get("authors", []) if a.get("name"))
     if not authors and raw.get("author"):
         authors = (str(raw["author"]),)
+    return RawEntry(
+        guid=_string(raw.get("id")),
+        link=_string(raw.get("link")),
+        title=_string(raw.get("title")),
+        summary=_string(raw.get("summary")),
+        content=tuple(_string(part.get("value")) for part in raw.get("content") or []),
+        authors=authors,
+        # FeedParserDict.get maps a missing updated_parsed to published_parsed with a
+        # DeprecationWarning (feedparser issue 310); dict.get looks without that fallback.
+        published=raw.get("published_parsed") or dict.get(raw, "updated_parsed"),
+    )
+
+
+def _feed_entry(raw: RawEntry, feed_url: str, known: frozenset[str] = frozenset()) -> FeedEntry:
+    guid = raw.guid or None
+    link = _web_link(feed_url, raw.link)
+    published_at = _time(raw.published)
+    if guid and guid.strip() and link:
+        key = entry_key(guid, link, "", "")
+        if key in known:
+            # The caller drops a known entry: only its key and date matter (the date to
+            # the feed's rhythm), and its link keeps it from counting as empty.
+            return FeedEntry(key, guid, link, "", "", "", (), published_at)
+    title = html_to_text(raw.title)
+    summary = html_to_text(raw.summary)
+    content = "\n\n".join(html_to_text(part) for part in raw.content)
     return FeedEntry(
         key=entry_key(guid, link, title, summary),
         guid=guid,
@@ -137,10 +198,8 @@ def _entry(raw: Any, feed_url: str) -> FeedEntry:
         title=title,
         summary=summary if summary != content else "",
         content=content,
-        authors=authors,
-        # FeedParserDict.get maps a missing updated_parsed to published_parsed with a
-        # DeprecationWarning (feedparser issue 310); dict.get looks without that fallback.
-        published_at=_time(raw.get("published_parsed") or dict.get(raw, "updated_parsed")),
+        authors=raw.authors,
+        published_at=published_at,
     )
 
 
@@ -172,7 +231,7 @@ def _replacement_character(found: re.Match[bytes]) -> bytes:
     return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else found.group(0)
 
 
-def _usable(entry: FeedEntry, malformed: bool) -> bool:
+def _usable(entry: FeedEntry, malformed: bool = False) -> bool:
     # A truncated feed can leave an empty last entry behind; it identifies nothing.
     if malformed and not (entry.guid or entry.link):
         # In a body that is not well-formed, an entry with neither GUID nor link is most

@@ -121,3 +121,18 @@ def test_a_known_entry_without_link_or_permalink_keeps_its_title() -> None:
     assert [e.key for e in cut.entries] == ["guid:id-1", "guid:id-2"]
     assert cut.entries[0].published_at == plain.entries[0].published_at
     assert cut.entries[1] == plain.entries[1]
+
+
+@pytest.mark.parametrize("permalink", ['isPermaLink="True"', 'ISPERMALINK="false"'])
+def test_a_guid_feedparser_may_not_take_for_a_link_keeps_the_link(permalink: str) -> None:
+    # An entry that is left neither link nor title counts as empty, and is lost.
+    body = f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
+<item><title>Kept</title><link>https://feeds.example/1</link><guid {permalink}>id-1</guid>
+<pubDate>Sun, 01 Nov 2026 10:00:00 GMT</pubDate><description>Long text</description>
+<itunes:summary xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">x</itunes:summary>
+</item></channel></rss>""".encode()
+    plain = parse_feed(body, RSS, URL)
+    cut = parse_feed(body, RSS, URL, frozenset({"guid:id-1"}))
+    assert [(e.key, e.published_at) for e in cut.entries] == [
+        (e.key, e.published_at) for e in plain.entries
+    ]
