@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
+from crawler import collector
+
 T = TypeVar("T")
 
 # What the workers run; imported once by the fork server rather than by every worker.
@@ -71,6 +73,7 @@ def _init_worker(owner: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    collector.tune(collect_first=False)
     watcher = threading.Thread(
         target=_exit_with_owner, args=(owner,), name="nw-owner-watch", daemon=True
     )

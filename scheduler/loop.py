@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from scrapy.utils.reactor import install_reactor
 
+from crawler import collector
+
 T = TypeVar("T")
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -44,6 +46,7 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
             reactor.stop()
 
     reactor.callWhenRunning(lambda: loop.create_task(wrapper()))
+    collector.tune()
     # Signals are the caller's business (the daemon installs its own on the loop).
     reactor.run(installSignalHandlers=False)
     if "error" in outcome:
