@@ -13,6 +13,7 @@ Worker functions: plain data in, plain data out (see `crawler.workers`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -57,7 +58,7 @@ class Plan:
 class FeedRead:
     """A parsed feed and its entries made into prepared items (see `read_feed`)."""
 
-    parsed: ParsedFeed
+    parsed: ParsedFeed  # the entries that have an item carry no text: the item does
     items: dict[str, ArticleItem]  # by entry key
     # Entry keys whose title was cut to MAX_TITLE_CHARS, with the title's first length.
     truncated: tuple[tuple[str, int], ...] = ()
@@ -176,6 +177,16 @@ def read_feed(
             if cut is not None:
                 truncated.append((entry.key, cut))
             items[entry.key] = item
+    if items:
+        # The caller reads a prepared entry's key, link and date only: its text, which
+        # the item carries, would cross the process boundary twice.
+        entries = tuple(
+            dataclasses.replace(entry, title="", summary="", content="", authors=())
+            if entry.key in items
+            else entry
+            for entry in parsed.entries
+        )
+        parsed = dataclasses.replace(parsed, entries=entries)
     return FeedRead(parsed, items, tuple(truncated))
 
 

@@ -111,7 +111,10 @@ def test_read_feed_prepares_the_new_entries_up_to_the_limit() -> None:
 
     assert [e.key for e in read.parsed.entries] == ["guid:g1", "guid:g2", "guid:g3"]
     assert list(read.items) == ["guid:g2"]  # g1 is known; the limit stops before g3
-    assert read.items["guid:g2"].prepared
+    assert read.items["guid:g2"].prepared and read.items["guid:g2"].title == "Weather"
+    # The entry's text travels in its item only; a known entry's is not even read, and
+    # the entry past the limit keeps its text for the pipelines.
+    assert [e.title for e in read.parsed.entries] == ["", "", "Football"]
 
 
 def test_read_feed_prepares_nothing_without_a_plan() -> None:
