@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from storage.near_duplicates import Fingerprint
+    from storage.fingerprints import Fingerprint
 
 
 @dataclass(slots=True)

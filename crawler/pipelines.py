@@ -26,10 +26,10 @@ from crawler.preparation import (
 )
 from crawler.signals import entries_rejected, store_failed
 from crawler.workers import WorkerPool
-from storage.articles import fingerprints, store_articles
+from storage.articles import store_articles
 from storage.db import Database
 from storage.exceptions import StorageError
-from storage.near_duplicates import Fingerprint
+from storage.fingerprints import Fingerprint, fingerprints
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SeenEntry
 from storage.sightings import record_rejected
 

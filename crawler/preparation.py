@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from crawler import options
-from crawler.extraction import ExtractedPage
 from crawler.feeds import FeedEntry, ParsedFeed, parse_feed
 from crawler.fingerprints import content_hash
 from crawler.items import ArticleItem
@@ -30,11 +29,13 @@ from crawler.page_meta import FROM_FEED, FUTURE_SLACK
 from crawler.text import clean_text, shorten
 from crawler.topics import prepare_text
 from crawler.urls import canonical_url
-from storage.articles import fingerprints
+from storage.fingerprints import fingerprints
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, SourceState
 
 if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
+
+    from crawler.extraction import ExtractedPage
 
 log = logging.getLogger("newswatch.store")
 

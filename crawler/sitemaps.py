@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import lxml.etree
-from scrapy.utils.gz import gunzip
 
 from crawler.exceptions import SitemapError
 from crawler.page_meta import parse_date
@@ -49,6 +48,10 @@ class Sitemap:
 def parse_sitemap(body: bytes, url: str, max_size: int = 0) -> Sitemap:
     """Parse a sitemap or sitemap index, gunzipping it first when it is gzipped."""
     if body.startswith(_GZIP_MAGIC):
+        # Imported here: importing any part of Scrapy imports all of it, Twisted too, some
+        # 25 MB that the worker processes need only for a gzipped sitemap.
+        from scrapy.utils.gz import gunzip
+
         try:
             body = gunzip(body, max_size=max_size)
         except (OSError, EOFError, ValueError) as exc:

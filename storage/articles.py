@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -26,26 +26,13 @@ from sqlalchemy.orm import Session
 from storage import near_duplicates
 from storage.db import Database
 from storage.exceptions import StorageError
+from storage.fingerprints import fingerprints as fingerprints
 from storage.models import Article, ArticleTopic, Sighting, Topic, UTCDateTime
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, StoreStats
-from storage.sql import chunked, index_key, insert_ignoring_conflicts, storable_text
+from storage.sql import chunked, insert_ignoring_conflicts
+from storage.storable import scrub
 
 SightingKey = tuple[int, str]
-CONTENT_HASH_CHARS = 128  # the width of articles.content_hash
-
-
-def fingerprints(
-    records: Sequence[ArticleRecord], dedupe: DedupeSettings = DEFAULT_DEDUPE
-) -> list[near_duplicates.Fingerprint | None]:
-    """Return the near-duplicate fingerprint of each record, as `store_articles` takes it.
-
-    Pure and CPU-heavy (a MinHash per article): the crawler runs it in its worker pool,
-    so that the event loop's process only writes.
-    """
-    return [
-        near_duplicates.fingerprint(near_duplicates.body(r.summary, r.text), dedupe)
-        for r in map(_scrub, records)
-    ]
 
 
 def store_articles(
@@ -67,7 +54,7 @@ def store_articles(
     """
     if not records:
         return StoreStats()
-    scrubbed = [_scrub(record) for record in records]
+    scrubbed = [scrub(record) for record in records]
     found = list(prints) if prints is not None else fingerprints(scrubbed, dedupe)
     if len(found) != len(scrubbed):
         raise StorageError("storage: one fingerprint per record is needed")
@@ -311,32 +298,6 @@ def _resolve(
             raise StorageError(f"storage: article for {record.url} vanished while storing")
         resolved.append(article_id)
     return resolved
-
-
-def _scrub(record: ArticleRecord) -> ArticleRecord:
-    """Make every string storable and bound the unique keys."""
-    published_at = record.published_at
-    if published_at is not None and published_at.tzinfo is None:
-        # Feed dates without a zone are UTC by convention (feedparser's *_parsed are).
-        published_at = published_at.replace(tzinfo=UTC)
-    return dataclasses.replace(
-        record,
-        published_at=published_at,
-        entry_key=index_key(record.entry_key),
-        url=storable_text(record.url),
-        canonical_url=index_key(record.canonical_url),
-        content_hash=index_key(record.content_hash, CONTENT_HASH_CHARS),
-        title=storable_text(record.title),
-        summary=storable_text(record.summary),
-        text=storable_text(record.text),
-        authors=tuple(storable_text(author) for author in record.authors),
-        language=None if record.language is None else storable_text(record.language),
-        guid=None if record.guid is None else storable_text(record.guid),
-        matches={
-            storable_text(name): tuple(storable_text(term) for term in terms)
-            for name, terms in record.matches.items()
-        },
-    )
 
 
 def _existing_sightings(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from storage import minhash
 from storage.db import Database
+from storage.fingerprints import Fingerprint, body, fingerprint
 from storage.models import Article, ArticleBand
 from storage.records import DedupeSettings
 from storage.sql import chunked, insert_ignoring_conflicts, insert_plain_rows
@@ -35,30 +36,6 @@ MAX_CANDIDATES = 8
 # comparison; 0.2 is three standard errors of a 60-permutation estimate.
 SCREEN_MARGIN = 0.2
 REBUILD_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """An article text's shingles, MinHash signature and band buckets."""
-
-    shingles: frozenset[str]
-    signature: tuple[int, ...]
-    buckets: tuple[int, ...]
-
-
-def body(summary: str, text: str) -> str:
-    """Return the text compared for near duplicates: the title is left out (headlines
-    differ between outlets), and the summary stands in when there is no text."""
-    return text or summary
-
-
-def fingerprint(text: str, settings: DedupeSettings) -> Fingerprint | None:
-    """Return the text's fingerprint, or None when it is too short to judge."""
-    shingles = minhash.shingles(text)
-    if not shingles or len(shingles) < settings.min_shingles:
-        return None
-    signature = minhash.signature(shingles)
-    return Fingerprint(shingles, signature, tuple(minhash.buckets(signature)))
 
 
 def lock_index(session: Session) -> None:

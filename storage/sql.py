@@ -1,8 +1,11 @@
-"""SQL building blocks shared by the repository modules."""
+"""SQL building blocks shared by the repository modules.
+
+`index_key` and `storable_text` live in the SQLAlchemy-free `storage.storable`, which
+the crawler's workers import; they are re-exported here.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -12,16 +15,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from storage.exceptions import StorageError
+from storage.storable import MAX_KEY_BYTES as MAX_KEY_BYTES
+from storage.storable import index_key as index_key
+from storage.storable import storable_text as storable_text
 
 T = TypeVar("T")
 
 # Bound parameters per IN list: far below SQLite's 32766 and PostgreSQL's 65535 limits,
 # and small enough to keep statements cheap to plan.
 IN_CHUNK = 500
-
-# PostgreSQL refuses a btree entry over 2704 bytes, which a pathological URL or GUID can
-# exceed; such keys are stored as a prefix plus a hash of the whole, still unique.
-MAX_KEY_BYTES = 2000
 
 
 def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
@@ -73,27 +75,6 @@ def insert_plain_rows(
     else:  # named parameters, as psycopg's "%(name)s"
         params = [dict(zip(columns, row, strict=True)) for row in rows]
     connection.exec_driver_sql(str(compiled), params)
-
-
-def storable_text(value: str) -> str:
-    """Return `value` as every backend can store it: no NUL, no lone surrogates."""
-    value = value.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def index_key(value: str, max_bytes: int = MAX_KEY_BYTES) -> str:
-    """Return `value` as stored in a unique column: storable, at most `max_bytes` bytes."""
-    value = storable_text(value)
-    raw = value.encode("utf-8")
-    if len(raw) <= max_bytes:
-        return value
-    suffix = f"#sha256={hashlib.sha256(raw).hexdigest()}"
-    prefix = raw[: max(max_bytes - len(suffix), 0)].decode("utf-8", "ignore")
-    return prefix + suffix
 
 
 def rowcount(result: Result[Any]) -> int:
