@@ -77,18 +77,16 @@ class FeedSpider(Spider):
     #   item for the depth of the requests among them;
     # - OffsiteMiddleware filters by `allowed_domains`, which a feed poll has none of, and
     #   lets `dont_filter` requests (every one a feed poll makes) through anyway;
-    # - RefererMiddleware sends the feed's URL as the Referer of each article page (and of
-    #   a redirected feed): nothing needs it, and it tells each site which feed linked it;
     # - UrlLengthMiddleware silently drops requests with URLs over 2,083 characters: a feed
     #   with such a URL would never be polled, nor recorded, and a full-text entry with
     #   such a link would be lost (its page request neither answered nor failed);
     # - MetaCopyDetectionMiddleware warns of meta copied from a response to a request,
     #   which this spider never does.
+    # RefererMiddleware stays: without it the redirect middlewares warn at every poll.
     UNUSED_COMPONENTS: ClassVar[dict[str, tuple[str, ...]]] = {
         "EXTENSIONS": ("scrapy.extensions.corestats.CoreStats",),
         "SPIDER_MIDDLEWARES": (
             "scrapy.spidermiddlewares.depth.DepthMiddleware",
-            "scrapy.spidermiddlewares.referer.RefererMiddleware",
             "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
             "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
         ),
