@@ -59,7 +59,7 @@ ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 400,
 }
 
-NEWSWATCH_STORE_BATCH = 1000
+NEWSWATCH_STORE_BATCH = 200
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -238,7 +238,17 @@ class FeedSpider(Spider):
         keep = later <= 0
         poll = self._polls[source.id]
         poll.new_entries = len(new)
-        rejected: list[SeenEntry] = []
+        # Entries prepared by the worker and matching no topic are not handed through the
+        # pipelines one by one: the store records them, first, like the others in batches.
+        rejected = [
+            SeenEntry(item.source_id, item.entry_key, item.url)
+            for entry in new
+            if not (opts.full_text and entry.link)
+            and (item := read.items.get(entry.key)) is not None
+            and not is_kept(item, opts, bool(self.topics))
+        ]
+        if rejected:
+            await self.crawler.signals.send_catch_log_async(entries_rejected, entries=rejected)
         for entry in new:
             if opts.full_text and entry.link:
                 poll.pending_pages += 1
@@ -255,11 +265,6 @@ class FeedSpider(Spider):
                 yield feed_item(source, entry, parsed.language, None)
             elif is_kept(item, opts, bool(self.topics)):
                 yield item
-            else:
-                # Not handed through the pipelines one by one: the store records it.
-                rejected.append(SeenEntry(item.source_id, item.entry_key, item.url))
-        if rejected:
-            await self.crawler.signals.send_catch_log_async(entries_rejected, entries=rejected)
         for key, chars in read.truncated:
             if key in read.items and (item := read.items[key]).prepared:
                 count_truncated(item, chars, self.crawler.stats)
