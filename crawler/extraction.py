@@ -1,6 +1,9 @@
 """Article extraction: a fetched page in, main text and metadata out.
 
 `extract_page` runs in a worker process (see `crawler.workers`): text in, plain data out.
+It imports trafilatura when first called: trafilatura, htmldate and justext cost a
+process some 20 MB, and the daemon, which imports this module for `ExtractedPage` and to
+hand `extract_page` to the workers, never extracts a page itself.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from urllib.parse import urljoin
 import charset_normalizer
 import lxml.etree
 import lxml.html
-import trafilatura
-from trafilatura.settings import Document, set_date_params
 
 from crawler.page_meta import FROM_PAGE, first_value, page_meta, plausible
 from crawler.text import clean_text
@@ -41,6 +42,9 @@ class ExtractedPage:
 
 def extract_page(html: str, url: str) -> ExtractedPage | None:
     """Extract the main text and metadata of an article page; None when there is none."""
+    import trafilatura  # see the module's docstring
+    from trafilatura.settings import Document
+
     try:
         document = trafilatura.bare_extraction(
             html,
@@ -94,6 +98,8 @@ def decode_html(body: bytes) -> str:
 def _date_params() -> dict[str, Any]:
     # htmldate's default output is the day only ("2024-10-15"), which turns a 13:30 story
     # into a midnight one; ask for the time and offset too.
+    from trafilatura.settings import set_date_params
+
     params = set_date_params()
     params["outputformat"] = "%Y-%m-%dT%H:%M:%S%z"
     return params

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import options, resources
 from crawler.items import ArticleItem
+from crawler.memory import release_free_memory
 from crawler.preparation import (
     count_truncated,
     hash_content,
@@ -214,6 +215,9 @@ class StorePipeline:
             )
             if rejected:
                 await asyncio.to_thread(record_rejected, self.database, rejected, now)
+            # What the batch and the responses behind it held is free now; without this the
+            # daemon keeps the heap of a poll's busiest moment (see crawler.memory).
+            await asyncio.to_thread(release_free_memory)
         except (StorageError, SQLAlchemyError) as exc:
             sources = {a.source_id for a in articles} | {r.source_id for r in rejected}
             log.error("store failed sources=%s error=%s", sorted(sources), exc)

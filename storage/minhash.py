@@ -25,8 +25,6 @@ import struct
 import unicodedata
 from collections.abc import Sequence
 
-import numpy as np
-
 SHINGLE_WORDS = 4
 BANDS = 20
 ROWS = 3
@@ -60,6 +58,10 @@ def signature(shingle_set: frozenset[str]) -> tuple[int, ...]:
     """
     if not shingle_set:
         raise ValueError("minhash: an empty shingle set has no signature")
+    # Imported here: numpy costs a process some 15 MB, and only the worker processes
+    # compute signatures; the daemon compares and stores them.
+    import numpy as np
+
     size = PERMUTATIONS * 4
     data = b"".join(hashlib.shake_128(s.encode()).digest(size) for s in shingle_set)
     matrix = np.frombuffer(data, dtype="<u4").reshape(-1, PERMUTATIONS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage import minhash
@@ -38,6 +39,8 @@ def test_signature_is_the_same_in_another_process() -> None:
 
 
 @given(st.lists(st.integers(0, 400), min_size=20, max_size=200, unique=True))
+# Not Hypothesis's 200 ms: the first signature of a process imports numpy (storage.minhash).
+@settings(deadline=timedelta(seconds=5))
 def test_estimate_tracks_jaccard(removed: list[int]) -> None:
     words = [f"w{n}" for n in range(400)]
     kept = [w for n, w in enumerate(words) if n not in set(removed)]

@@ -1,7 +1,9 @@
-"""The worker pool's processes: what they import.
+"""The worker pool's processes and the daemon's: what each imports.
 
-Every module the fork server preloads is in every worker, once per process that touches
-its pages; the database and download stacks belong to the daemon alone.
+Every module the fork server preloads is in every worker, copied into each of them as
+they run it; the database and download stacks belong to the daemon alone, and what only
+the workers run (MinHash signatures with numpy, page extraction with trafilatura) stays
+out of the daemon.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from crawler.workers import _PRELOAD
 
 # Imported by the daemon only: SQLAlchemy and the ORM (storage), Scrapy and Twisted.
 DAEMON_ONLY = ("sqlalchemy", "scrapy", "twisted", "storage.db", "storage.models")
+# Imported by a process when it first computes a signature or extracts a page.
+ON_FIRST_USE = ("numpy", "trafilatura")
 
 
 def imported_after(statement: str) -> set[str]:
@@ -31,3 +35,30 @@ def test_the_worker_modules_import_no_database_or_download_code(module: str) -> 
     loaded = imported_after(f"import {module}")
     assert module in loaded
     assert sorted(name for name in DAEMON_ONLY if name in loaded) == []
+
+
+def test_the_workers_import_trafilatura_only_to_extract_a_page() -> None:
+    preloaded = imported_after("\n".join(f"import {module}" for module in _PRELOAD))
+    assert "trafilatura" not in preloaded
+    extracted = imported_after(
+        "from crawler.extraction import extract_page\n"
+        "extract_page('<html><body><article><p>' + 'Words of a story. ' * 40"
+        " + '</p></article></body></html>', 'https://herald.example/a')"
+    )
+    assert "trafilatura" in extracted
+
+
+def test_the_daemon_imports_neither_numpy_nor_trafilatura() -> None:
+    loaded = imported_after(
+        "import scheduler.daemon, scheduler.poller, crawler.spiders.feeds, crawler.spiders.sites"
+    )
+    assert "crawler.pipelines" in loaded
+    assert sorted(name for name in ON_FIRST_USE if name in loaded) == []
+
+
+def test_a_signature_imports_numpy_where_it_is_computed() -> None:
+    loaded = imported_after(
+        "from storage import minhash\n"
+        "minhash.signature(minhash.shingles('one two three four five'))"
+    )
+    assert "numpy" in loaded
