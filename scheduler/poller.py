@@ -14,6 +14,7 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 
 from crawler import options
+from crawler.memory import release_free_memory
 from crawler.resolver import install_resolver
 from crawler.signals import feed_checked
 from crawler.spiders.feeds import FeedSpider
@@ -241,6 +242,9 @@ class Poller:
                 lambda source, result: progress(source, result), signal=feed_checked, weak=False
             )
         await self.runner.crawl(crawler, sources=sources)
+        # What the crawl freed (its responses, its components) goes back to the system
+        # now, not at the next store batch: a daemon idles between polls at its low mark.
+        await asyncio.to_thread(release_free_memory)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         summary = PollSummary.from_stats(len(sources), stats)
         log.info(
