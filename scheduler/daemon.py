@@ -158,7 +158,7 @@ def run_daemon(config: Config) -> None:
     database = Database.open(config.storage.url)
     try:
         database.lock_daemon()
-        database.upgrade()
+        database.upgrade(elsewhere=True)
         if database.dialect == "sqlite":
             forget_claims(database)  # a killed predecessor's: this daemon is the only one
         sync_config(config, database)

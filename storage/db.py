@@ -5,28 +5,35 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import multiprocessing
 import os
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from storage.exceptions import DatabaseLocked, DatabaseUnavailable, StorageError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest migration in MIGRATIONS_DIR (tests/test_storage_db.py checks it against
+# Alembic's own reading): a database at this revision needs no upgrade, and opening it
+# loads no Alembic, which a process would otherwise keep for good (some 11 MB).
+SCHEMA_HEAD = "0007"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Prepared statements each SQLite connection keeps (Python's default is 128). Statements
 # with IN lists and multi-row VALUES differ with their lengths, so most run once, yet a
@@ -54,6 +61,8 @@ RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """Return an Alembic config for the packaged migrations, without an alembic.ini."""
+    from alembic.config import Config  # only when migrating (see SCHEMA_HEAD)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -235,15 +244,53 @@ class Database:
             f"storage: database error on {self.display_url}: {one_line(error)}{tries}"
         )
 
-    def upgrade(self) -> None:
-        """Bring the schema up to the newest migration (alembic upgrade head)."""
-        with self._write_engine.begin() as connection:
-            if self.dialect == "postgresql":
-                # Two daemons starting together must not both create the tables.
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_UPGRADE_LOCK_KEY}
-                )
-            command.upgrade(alembic_config(connection=connection), "head")
+    def upgrade(self, *, elsewhere: bool = False) -> None:
+        """Bring the schema up to the newest migration (alembic upgrade head).
+
+        A database at SCHEMA_HEAD is left as it is, without loading Alembic. With
+        `elsewhere`, a migration runs in a short-lived child process: the daemon, which
+        runs for months, then never holds Alembic and its templates. Raises StorageError
+        when the schema cannot be brought up to date.
+        """
+        try:
+            if self.schema_revision() == SCHEMA_HEAD:
+                return
+        except (DBAPIError, OSError) as exc:
+            raise self._upgrade_failed(one_line(exc)) from exc
+        if elsewhere:
+            error = _migrate_in_child(self.url.render_as_string(hide_password=False))
+            if error is not None:
+                raise StorageError(error)
+            return
+        self._migrate()
+
+    def schema_revision(self) -> str | None:
+        """Return the schema's Alembic revision, or None for a database without one."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            versions = connection.execute(text("SELECT version_num FROM alembic_version"))
+            found = versions.scalars().all()
+        return found[0] if len(found) == 1 else None
+
+    def _migrate(self) -> None:
+        from alembic import command  # only when migrating (see SCHEMA_HEAD)
+        from alembic.util import CommandError
+
+        try:
+            with self._write_engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # Two daemons starting together must not both create the tables.
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_UPGRADE_LOCK_KEY}
+                    )
+                command.upgrade(alembic_config(connection=connection), "head")
+        except (CommandError, DBAPIError, OSError) as exc:
+            # A revision unknown here is a database written by a newer newswatch.
+            raise self._upgrade_failed(one_line(exc)) from exc
+
+    def _upgrade_failed(self, reason: str) -> StorageError:
+        return StorageError(f"storage: cannot upgrade the schema of {self.display_url}: {reason}")
 
     def lock_daemon(self) -> None:
         """Refuse a second daemon on the same SQLite file; do nothing on PostgreSQL.
@@ -361,3 +408,49 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _migrate_in_child(url: str) -> str | None:
+    """Run `Database.upgrade()` on `url` in a fresh process; return its error message.
+
+    A spawned process (never a fork of the caller, which may run threads) with the
+    caller's import path; the URL, password included, goes through a pipe, not argv.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_migrate_here, args=(url, sender), name="newswatch-migrate", daemon=True
+    )
+    child.start()
+    sender.close()
+    try:
+        error: str | None = receiver.recv()
+    except EOFError:  # it died without a word: killed, or out of memory
+        child.join()
+        return (
+            f"storage: cannot upgrade the schema of {mask_password(url)}: the migration"
+            f" process ended with exit code {child.exitcode}"
+        )
+    finally:
+        receiver.close()
+    child.join()
+    return error
+
+
+def _migrate_here(url: str, sender: Pipe) -> None:
+    """The migration process: upgrade in-process, then send None or the error message."""
+    try:
+        database = Database.open(url)
+        try:
+            database.upgrade()
+        finally:
+            database.dispose()
+    except StorageError as exc:
+        sender.send(str(exc))
+    except Exception as exc:  # any failure goes back to the daemon, as text
+        shown = mask_password(make_url(url).render_as_string(hide_password=True))
+        sender.send(f"storage: cannot upgrade the schema of {shown}: {one_line(exc)}")
+    else:
+        sender.send(None)
+    finally:
+        sender.close()

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from storage.db import Database
-from storage.exceptions import DatabaseLocked, DatabaseUnavailable
+from storage.db import SCHEMA_HEAD, Database, alembic_config
+from storage.exceptions import DatabaseLocked, DatabaseUnavailable, StorageError
 from storage.models import Base, Source
 from storage.records import SourceSpec
 from storage.sources import sync_sources
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, migrated
 
 
 def test_open_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
@@ -47,6 +50,49 @@ def test_schema_matches_models_after_upgrade(database: Database) -> None:
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_schema_head_is_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_an_up_to_date_database_is_opened_without_alembic(database_url: str) -> None:
+    """The daemon's way: a migration runs in a child process, and the daemon's own
+    process never imports Alembic, neither to migrate nor to see that it need not."""
+    script = (
+        "import sys\n"
+        "from storage.db import Database\n"
+        "db = Database.open(sys.argv[1])\n"
+        "db.upgrade(elsewhere=True)\n"
+        "first = db.schema_revision()\n"
+        "db.upgrade(elsewhere=True)\n"
+        "db.upgrade()\n"
+        "print(first, db.schema_revision(), sorted(m for m in sys.modules if 'alembic' in m))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, database_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == [SCHEMA_HEAD, SCHEMA_HEAD, "[]"]
+    with migrated(database_url) as db, db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["here", "in a child process"])
+def test_a_database_from_a_newer_version_is_one_clear_error(
+    database: Database, elsewhere: bool
+) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(StorageError) as caught:
+        database.upgrade(elsewhere=elsewhere)
+    message = str(caught.value)
+    assert message.startswith("storage: cannot upgrade the schema of "), message
+    assert "0999" in message and "\n" not in message, message
+    assert database.schema_revision() == "0999"  # left as it was
 
 
 def test_times_come_back_aware_utc(database: Database) -> None:

@@ -53,11 +53,15 @@ def config(ctx: click.Context) -> Config:
     return load_config(state(ctx).config_path)
 
 
-def database(config: Config) -> Database:
-    """Open the configured database and bring its schema up to date."""
+def database(config: Config, *, migrate_elsewhere: bool = False) -> Database:
+    """Open the configured database and bring its schema up to date.
+
+    Long runs pass `migrate_elsewhere`: a migration then runs in a child process, and
+    this one never loads Alembic (see `Database.upgrade`).
+    """
     db = Database.open(config.storage.url)
     try:
-        db.upgrade()
+        db.upgrade(elsewhere=migrate_elsewhere)
     except BaseException:
         db.dispose()
         raise
@@ -107,7 +111,7 @@ def progress_bar(console: Console) -> Progress:
 def run_poller(config: Config, work: Callable[[Poller], Awaitable[T]]) -> T:
     """Run `work` on the event loop with a poller over the migrated, synced database."""
     loop.event_loop()
-    db = database(config)
+    db = database(config, migrate_elsewhere=True)
     pool = WorkerPool()
     try:
         sync_config(config, db)
