@@ -207,9 +207,9 @@ class FeedSpider(Spider):
             return
         opts = self.feeds.get(source.name, options.DEFAULT_FEED_OPTIONS)
         try:
-            read, known = await self._parse_body(source, response, opts)
+            read, known, asked = await self._parse_body(source, response, opts)
             parsed = read.parsed
-            new = await self._unseen(source, parsed.entries, known)
+            new = await self._unseen(source, parsed.entries, known, asked)
         except FeedError as exc:
             self._feed_failed(source, CheckResult(source.id, now, response.status, error=str(exc)))
             return
@@ -398,17 +398,18 @@ class FeedSpider(Spider):
 
     async def _parse_body(
         self, source: SourceState, response: Response, opts: options.FeedOptions
-    ) -> tuple[FeedRead, frozenset[str]]:
+    ) -> tuple[FeedRead, frozenset[str], frozenset[str]]:
         """Parse the feed in the worker pool, leaving out the text of entries known already.
 
         A feed fetched before usually repeats most of its entries: their ids are read
         first (cheap), looked up, and feedparser skips their bodies (`crawler.feed_scan`).
         The worker also prepares the items of the new entries (`crawler.preparation`),
-        unless their pages are to be fetched first. Returns the read and the keys found
-        known on the way.
+        unless their pages are to be fetched first. Returns the read, the keys found known
+        on the way, and all the keys looked up.
         """
         headers = response_headers(response)
         known: set[str] = set()
+        ids: tuple[str, ...] = ()
         if source.body_hash is not None:
             ids = await self.pool.run(entry_ids, response.body, headers)
             if ids:
@@ -422,17 +423,25 @@ class FeedSpider(Spider):
         read = await self.pool.run(
             read_feed, response.body, headers, response.url, found, source, plan, MAX_NEW_ENTRIES
         )
-        return read, found
+        return read, found, frozenset(ids)
 
     async def _unseen(
-        self, source: SourceState, entries: Sequence[FeedEntry], found: frozenset[str]
+        self,
+        source: SourceState,
+        entries: Sequence[FeedEntry],
+        found: frozenset[str],
+        asked: frozenset[str],
     ) -> list[FeedEntry]:
         """Return the entries this source has not delivered before, in feed order.
 
-        The keys `found` known already are not looked up again.
+        Keys `asked` already are not looked up again: those `found` are known, the others
+        are not (a source is polled by one crawl at a time, so none can have become known
+        since). Only keys the parse gave and the quick scan did not are looked up here.
         """
-        keys = [entry.key for entry in entries if entry.key not in found]
-        known = await asyncio.to_thread(known_entry_keys, self.database, source.id, keys)
+        keys = [entry.key for entry in entries if entry.key not in asked]
+        known: set[str] = set()
+        if keys:
+            known = await asyncio.to_thread(known_entry_keys, self.database, source.id, keys)
         known.update(found)
         unseen: list[FeedEntry] = []
         for entry in entries:
