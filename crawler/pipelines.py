@@ -60,7 +60,7 @@ class NormalisePipeline:
             return item
         cut = normalise(item)
         if cut is not None:
-            count_truncated(item, cut, self.stats)
+            count_truncated(item.source_name, item.url, cut, self.stats)
         return item
 
 
@@ -178,11 +178,11 @@ class StorePipeline:
 
     async def close_spider(self) -> None:
         """Write what is left before the spider records its checks."""
-        await self._hand_off()
+        await self._hand_off(last=True)
         if self._writing is not None:
             await self._writing
 
-    async def _hand_off(self) -> None:
+    async def _hand_off(self, last: bool = False) -> None:
         """Start writing the queue, after the previous batch, if any, is written.
 
         One batch is written (in a thread) while the next one fills, so matching and
@@ -190,10 +190,15 @@ class StorePipeline:
         several responses arrive at once: another may have started a write while this
         one waited, so wait until none is running. Otherwise two writes would run, and
         the spider close would wait for the last one only, recording checks (and new
-        validators) before the other's articles were written.
+        validators) before the other's articles were written. Once the wait is over,
+        another may have taken the queue: what is left waits for a full batch (or the
+        `last` one), or the next writes would be of a few items each, as many
+        transactions for a fraction of the rows.
         """
         while self._writing is not None and not self._writing.done():
             await self._writing
+        if not last and len(self._articles) + len(self._rejected) < self.batch_size:
+            return
         articles, self._articles = self._articles, []
         prints, self._prints = self._prints, []
         rejected, self._rejected = self._rejected, []

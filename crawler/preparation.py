@@ -59,19 +59,24 @@ class Plan:
 class FeedRead:
     """A parsed feed and its entries made into prepared items (see `read_feed`)."""
 
-    parsed: ParsedFeed  # the entries that have an item carry no text: the item does
-    items: dict[str, ArticleItem]  # by entry key
+    parsed: ParsedFeed  # the entries prepared carry no text: the item does, or none is kept
+    items: dict[str, ArticleItem]  # the prepared entries that are kept, by entry key
+    # The prepared entries that are not kept (no topic matched): entry key -> item URL,
+    # all the store remembers of them.
+    rejected: dict[str, str] = dataclasses.field(default_factory=dict)
     # Entry keys whose title was cut to MAX_TITLE_CHARS, with the title's first length.
     truncated: tuple[tuple[str, int], ...] = ()
 
 
-def normalise(item: ArticleItem) -> int | None:
+def normalise(item: ArticleItem, *, canonical: bool = True) -> int | None:
     """Put the item in normal form; return the title's length if it was cut, else None.
 
-    Canonical URL, tidy text, a title of at most MAX_TITLE_CHARS, a lower-case
-    language, and no publication date impossibly far in the future.
+    Canonical URL (unless not `canonical`), tidy text, a title of at most
+    MAX_TITLE_CHARS, a lower-case language, and no publication date impossibly far in
+    the future.
     """
-    item.canonical_url = canonical_url(item.canonical_url or item.url)
+    if canonical:
+        item.canonical_url = canonical_url(item.canonical_url or item.url)
     item.title = clean_text(item.title)
     cut = None
     if len(item.title) > MAX_TITLE_CHARS:
@@ -88,12 +93,12 @@ def normalise(item: ArticleItem) -> int | None:
     return cut
 
 
-def count_truncated(item: ArticleItem, chars: int, stats: StatsCollector | None) -> None:
+def count_truncated(source_name: str, url: str, chars: int, stats: StatsCollector | None) -> None:
     """Log a title of `chars` characters cut by `normalise`, and count it in the stats."""
     log.warning(
         "title truncated source=%s url=%s chars=%d limit=%d",
-        item.source_name,
-        item.url,
+        source_name,
+        url,
         chars,
         MAX_TITLE_CHARS,
     )
@@ -138,12 +143,15 @@ def record(item: ArticleItem) -> ArticleRecord:
 def prepare(item: ArticleItem, plan: Plan) -> int | None:
     """Run every CPU-bound pipeline step on the item and mark it `prepared`.
 
-    A kept item also gets its near-duplicate fingerprint. Returns what `normalise` does.
+    Only a kept item gets what only stored articles use: its canonical URL, content hash
+    and near-duplicate fingerprint. Most entries of most feeds match no topic, and the
+    store remembers those by entry key and URL alone. Returns what `normalise` does.
     """
-    cut = normalise(item)
+    cut = normalise(item, canonical=False)
     match_topics(item, plan.topics, plan.feed)
-    hash_content(item)
     if is_kept(item, plan.feed, plan.topics_configured):
+        item.canonical_url = canonical_url(item.canonical_url or item.url)
+        hash_content(item)
         item.fingerprint = fingerprints([record(item)], plan.dedupe)[0]
     item.prepared = True
     return cut
@@ -166,29 +174,34 @@ def read_feed(
     """
     parsed = parse_feed(body, headers, url, known)
     items: dict[str, ArticleItem] = {}
+    rejected: dict[str, str] = {}
     truncated: list[tuple[str, int]] = []
     if plan is not None:
         for entry in parsed.entries:
-            if len(items) >= limit:
+            if len(items) + len(rejected) >= limit:
                 break
-            if entry.key in known or entry.key in items:
+            if entry.key in known or entry.key in items or entry.key in rejected:
                 continue
             item = feed_item(source, entry, parsed.language, None)
             cut = prepare(item, plan)
             if cut is not None:
                 truncated.append((entry.key, cut))
-            items[entry.key] = item
-    if items:
+            if is_kept(item, plan.feed, plan.topics_configured):
+                items[entry.key] = item
+            else:
+                rejected[entry.key] = item.url
+    if items or rejected:
         # The caller reads a prepared entry's key, link and date only: its text, which
-        # the item carries, would cross the process boundary twice.
+        # the item carries (or nothing needs), would cross the process boundary for
+        # nothing.
         entries = tuple(
             dataclasses.replace(entry, title="", summary="", content="", authors=())
-            if entry.key in items
+            if entry.key in items or entry.key in rejected
             else entry
             for entry in parsed.entries
         )
         parsed = dataclasses.replace(parsed, entries=entries)
-    return FeedRead(parsed, items, tuple(truncated))
+    return FeedRead(parsed, items, rejected, tuple(truncated))
 
 
 def feed_item(

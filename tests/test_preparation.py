@@ -65,10 +65,20 @@ def test_a_prepared_item_is_what_the_pipelines_make(index: int) -> None:
     prepare(prepared, Plan((DPRK, SPORT), opts, topics_configured=True))
 
     assert prepared.prepared and not piped.prepared
-    assert record(prepared) == record(piped)
     kept = bool(piped.matches) or opts.keep_unmatched
-    expected = fingerprints([record(piped)])[0] if kept else None
-    assert prepared.fingerprint == expected
+    if kept:
+        assert record(prepared) == record(piped)
+        assert prepared.fingerprint == fingerprints([record(piped)])[0]
+    else:
+        # What the store keeps of an entry not kept: its key and URL. Its canonical URL,
+        # content hash and fingerprint, of use to stored articles only, are not made.
+        assert (prepared.entry_key, prepared.url, prepared.matches) == (
+            piped.entry_key,
+            piped.url,
+            piped.matches,
+        )
+        assert (prepared.canonical_url, prepared.content_hash) == ("", "")
+        assert prepared.fingerprint is None
 
 
 def test_the_samples_are_worth_comparing() -> None:
@@ -107,14 +117,20 @@ HEADERS = {"content-type": "application/rss+xml"}
 def test_read_feed_prepares_the_new_entries_up_to_the_limit() -> None:
     plan = Plan((DPRK,), topics_configured=True)
 
-    read = read_feed(RSS, HEADERS, SOURCE.url, frozenset({"guid:g1"}), SOURCE, plan, 1)
+    read = read_feed(RSS, HEADERS, SOURCE.url, frozenset(), SOURCE, plan, 2)
 
     assert [e.key for e in read.parsed.entries] == ["guid:g1", "guid:g2", "guid:g3"]
-    assert list(read.items) == ["guid:g2"]  # g1 is known; the limit stops before g3
-    assert read.items["guid:g2"].prepared and read.items["guid:g2"].title == "Weather"
-    # The entry's text travels in its item only; a known entry's is not even read, and
-    # the entry past the limit keeps its text for the pipelines.
+    # g1 is kept, g2 matches no topic, and the limit stops before g3.
+    assert list(read.items) == ["guid:g1"] and read.items["guid:g1"].prepared
+    assert read.items["guid:g1"].canonical_url == "https://news.example/1"
+    assert read.rejected == {"guid:g2": "https://news.example/2"}
+    # A kept entry's text travels in its item only, a rejected one's not at all; the
+    # entry past the limit keeps its text for the pipelines.
     assert [e.title for e in read.parsed.entries] == ["", "", "Football"]
+
+    later = read_feed(RSS, HEADERS, SOURCE.url, frozenset({"guid:g1"}), SOURCE, plan, 1)
+    assert later.items == {} and list(later.rejected) == ["guid:g2"]
+    assert [e.title for e in later.parsed.entries] == ["", "", "Football"]  # g1: not read
 
 
 def test_read_feed_prepares_nothing_without_a_plan() -> None:
@@ -136,11 +152,7 @@ def test_the_store_records_entries_the_spider_rejected(database: Database) -> No
     store = StorePipeline.from_crawler(crawler)
     plan = Plan((DPRK,), topics_configured=True)
     read = read_feed(RSS, HEADERS, source.url, frozenset(), source, plan, 10)
-    entries = [
-        SeenEntry(one.source_id, one.entry_key, one.url)
-        for one in read.items.values()
-        if not one.matches
-    ]
+    entries = [SeenEntry(source.id, key, url) for key, url in read.rejected.items()]
 
     async def run() -> None:
         await crawler.signals.send_catch_log_async(entries_rejected, entries=entries)

@@ -39,7 +39,7 @@ from crawler.polling import (
     next_interval,
     retry_after,
 )
-from crawler.preparation import FeedRead, Plan, count_truncated, feed_item, is_kept, read_feed
+from crawler.preparation import FeedRead, Plan, count_truncated, feed_item, read_feed
 from crawler.signals import entries_rejected, feed_checked, store_failed
 from crawler.workers import WorkerPool
 from storage.db import Database
@@ -241,11 +241,9 @@ class FeedSpider(Spider):
         # Entries prepared by the worker and matching no topic are not handed through the
         # pipelines one by one: the store records them, first, like the others in batches.
         rejected = [
-            SeenEntry(item.source_id, item.entry_key, item.url)
+            SeenEntry(source.id, entry.key, url)
             for entry in new
-            if not (opts.full_text and entry.link)
-            and (item := read.items.get(entry.key)) is not None
-            and not is_kept(item, opts, bool(self.topics))
+            if not (opts.full_text and entry.link) and (url := read.rejected.get(entry.key))
         ]
         if rejected:
             await self.crawler.signals.send_catch_log_async(entries_rejected, entries=rejected)
@@ -260,14 +258,14 @@ class FeedSpider(Spider):
                     dont_filter=True,
                 )
                 continue
-            item = read.items.get(entry.key)
-            if item is None:  # not prepared by the worker: the pipelines do it all
-                yield feed_item(source, entry, parsed.language, None)
-            elif is_kept(item, opts, bool(self.topics)):
-                yield item
+            if entry.key in read.rejected:
+                continue
+            # Not prepared by the worker (past its limit): the pipelines do it all.
+            yield read.items.get(entry.key) or feed_item(source, entry, parsed.language, None)
         for key, chars in read.truncated:
-            if key in read.items and (item := read.items[key]).prepared:
-                count_truncated(item, chars, self.crawler.stats)
+            url = read.items[key].url if key in read.items else read.rejected.get(key)
+            if url is not None:
+                count_truncated(source.name, url, chars, self.crawler.stats)
         scheduled = self._scheduled(
             CheckResult(
                 source.id,
