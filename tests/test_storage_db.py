@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from storage.db import SCHEMA_HEAD, Database, alembic_config
+from storage.db import SCHEMA_HEAD, WAL_CHECKPOINT_PAGES, Database, alembic_config
 from storage.exceptions import DatabaseLocked, DatabaseUnavailable, StorageError
 from storage.models import Base, Source
 from storage.records import SourceSpec
@@ -33,13 +33,18 @@ def test_open_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
         with db.session() as session:
             pragma = {
                 name: session.execute(text(f"PRAGMA {name}")).scalar()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+                for name in (
+                    *("journal_mode", "foreign_keys", "busy_timeout", "synchronous"),
+                    *("temp_store", "wal_autocheckpoint"),
+                )
             }
         assert pragma == {
             "journal_mode": "wal",
             "foreign_keys": 1,
             "busy_timeout": 10_000,
             "synchronous": 1,  # NORMAL
+            "temp_store": 2,  # MEMORY
+            "wal_autocheckpoint": WAL_CHECKPOINT_PAGES,
         }
     finally:
         db.dispose()
