@@ -45,12 +45,22 @@ class Leases:
         self.waiting = 0  # due feeds nobody had claimed at the last claim
 
     async def claim(self) -> list[SourceState]:
-        """Claim up to a batch of the feeds due now; note how many are left waiting."""
+        """Claim up to a batch of the feeds due now; note how many are left waiting.
+
+        Once `claim_due` has committed, the batch must reach the caller, who polls it and
+        releases it (`held`): raised here, it would be lost while its leases still name
+        this daemon, and no tick (of this daemon or another) could take those feeds again
+        until the leases ran out, minutes later. So a failure to count the waiting feeds
+        (the database going away in between) keeps the last count and is only logged.
+        """
         now = datetime.now(UTC)
         claimed = await asyncio.to_thread(
             claim_due, self.database, self.owner, now, self.lease_s, self.batch
         )
-        self.waiting = await asyncio.to_thread(waiting_sources, self.database, now)
+        try:
+            self.waiting = await asyncio.to_thread(waiting_sources, self.database, now)
+        except StorageError as exc:
+            log.warning("waiting feeds not counted claimed=%d error=%s", len(claimed), exc)
         return claimed
 
     @contextlib.asynccontextmanager
