@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -54,8 +55,15 @@ class Leases:
         (the database going away in between) keeps the last count and is only logged.
         """
         now = datetime.now(UTC)
+        # The tick claims a batch only once the last one is released: any lease of ours
+        # found now is a leftover, taken back (see claim_due).
         claimed = await asyncio.to_thread(
-            claim_due, self.database, self.owner, now, self.lease_s, self.batch
+            functools.partial(claim_due, reclaim=True),
+            self.database,
+            self.owner,
+            now,
+            self.lease_s,
+            self.batch,
         )
         try:
             self.waiting = await asyncio.to_thread(waiting_sources, self.database, now)
@@ -80,7 +88,12 @@ class Leases:
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewer
             if ids:
-                await asyncio.to_thread(release_claims, self.database, self.owner, ids)
+                try:
+                    await asyncio.to_thread(release_claims, self.database, self.owner, ids)
+                except StorageError as exc:
+                    # The database is still away (storage retried already). The leases run
+                    # out by themselves, and this daemon's next claim takes them back.
+                    log.warning("leases not released feeds=%d error=%s", len(ids), exc)
 
     async def _renew(self, ids: list[int]) -> None:
         while True:

@@ -38,11 +38,17 @@ def claim_due(
     lease_s: int,
     limit: int | None,
     kinds: Sequence[str] = ("feed",),
+    *,
+    reclaim: bool = False,
 ) -> list[SourceState]:
     """Lease up to `limit` (None: all) enabled sources due at `now` to `owner`, the longest
     overdue first.
 
-    A source leased to another daemon whose lease has not run out is never returned.
+    A source leased to another daemon whose lease has not run out is never returned, nor
+    one leased to `owner`, unless `reclaim`. A daemon that claims only when it holds no
+    batch passes it: a lease of its own is then a leftover (a claim that committed while
+    its answer was lost, or a release that failed), and waiting for it to run out would
+    skip the feed for minutes.
     """
 
     def work(session: Session) -> list[SourceState]:
@@ -52,7 +58,7 @@ def claim_due(
                 Source.enabled.is_(True),
                 Source.kind.in_(list(kinds)),
                 Source.next_check_at <= now,
-                _unclaimed(now),
+                or_(_unclaimed(now), Source.claimed_by == owner) if reclaim else _unclaimed(now),
             )
             .order_by(Source.next_check_at, Source.id)
             .limit(limit)  # LIMIT NULL is no limit

@@ -43,3 +43,30 @@ def test_a_batch_claimed_just_before_an_outage_still_reaches_the_tick(
     assert held.waiting == 7  # the last count stands
     # Released: the feed is free for the next tick (of any daemon) at once.
     assert [s.name for s in claim_due(database, "other", NOW, LEASE_S, None)] == ["wire"]
+
+
+def test_a_leftover_lease_of_this_daemon_is_claimed_again_at_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A claim whose commit went through while its answer was lost, or a release that
+    # failed, leaves a lease naming this daemon: its next claim takes the feed back
+    # rather than waiting out the lease. Another daemon still waits.
+    sync_sources(database, [SourceSpec("wire", "feed", "http://a.test/wire.xml")], 600, NOW)
+    held = Leases(database, LEASE_S, batch=None)
+
+    def unavailable(*_args: object) -> int:
+        raise DatabaseUnavailable("storage: database error: server closed the connection")
+
+    async def poll_once(release_fails: bool) -> list[str]:
+        claimed = await held.claim()
+        if release_fails:
+            monkeypatch.setattr(leases, "release_claims", unavailable)
+        async with held.held(claimed):  # a failed release is logged, not raised
+            pass
+        monkeypatch.undo()
+        return [source.name for source in claimed]
+
+    assert asyncio.run(poll_once(release_fails=True)) == ["wire"]
+    assert claim_due(database, "other", NOW, LEASE_S, None) == []  # still leased
+    assert asyncio.run(poll_once(release_fails=False)) == ["wire"]
+    assert [s.name for s in claim_due(database, "other", NOW, LEASE_S, None)] == ["wire"]
