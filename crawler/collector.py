@@ -8,6 +8,15 @@ modules, the config, Scrapy's machinery. Freezing what exists once the process i
 up takes those out of every collection (and keeps a forked worker from writing to the
 pages it shares with its fork server), and a larger first threshold makes collections
 rare; cyclic garbage still goes, a little later. Measured with `bench/poll.py`.
+
+A finished crawl is such garbage: Scrapy's crawler, engine and spider refer to one
+another, and by the crawl's end they have aged into the oldest generation, which is
+collected only once it has grown by a quarter. A daemon's polls left some 15 crawls'
+objects in memory at a time, 20 MB after 250 polls of 1,000 feeds, so the poller
+collects after each crawl (`after_crawl`). What outlives the first crawl (the runner,
+connection pools, statement caches) lives as long as the process, and is frozen then
+too: a collection after a crawl then walks that crawl's objects only, a few
+milliseconds instead of 34 ms for all of them.
 """
 
 from __future__ import annotations
@@ -30,3 +39,16 @@ def tune(*, collect_first: bool = True) -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
+_settled = False  # whether what outlived a first crawl is frozen yet
+
+
+def after_crawl() -> int:
+    """Collect every generation now: a crawl just ended (see the module's docstring)."""
+    global _settled
+    found = gc.collect()
+    if not _settled:
+        gc.freeze()
+        _settled = True
+    return found

@@ -13,7 +13,7 @@ from typing import Any
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 
-from crawler import options
+from crawler import collector, options
 from crawler.memory import release_free_memory
 from crawler.resolver import install_resolver
 from crawler.signals import feed_checked
@@ -242,8 +242,10 @@ class Poller:
                 lambda source, result: progress(source, result), signal=feed_checked, weak=False
             )
         await self.runner.crawl(crawler, sources=sources)
-        # What the crawl freed (its responses, its components) goes back to the system
-        # now, not at the next store batch: a daemon idles between polls at its low mark.
+        # The crawl's objects are freed now, not when the oldest generation is next
+        # collected (crawler.collector), and what they held goes back to the system, not
+        # at the next store batch: a daemon idles between polls at its low mark.
+        collector.after_crawl()
         await asyncio.to_thread(release_free_memory)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         summary = PollSummary.from_stats(len(sources), stats)

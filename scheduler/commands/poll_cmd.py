@@ -58,8 +58,9 @@ async def _poll(poller: Poller, names: list[str], console: Console) -> PollSumma
         task = progress.add_task("polling", total=len(sources))
 
         def advance(source: SourceState, result: CheckResult) -> None:
-            if result.error and console.is_terminal:
+            if result.error:
                 progress.console.print(f"[red]failed[/] {source.name}: {result.error}")
             progress.advance(task)
 
-        return await poller.poll(sources, progress=advance)
+        # Off a terminal the bar shows nothing: each feed's signal would be sent for nothing.
+        return await poller.poll(sources, progress=advance if console.is_terminal else None)
