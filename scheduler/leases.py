@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import secrets
@@ -58,12 +57,7 @@ class Leases:
         # The tick claims a batch only once the last one is released: any lease of ours
         # found now is a leftover, taken back (see claim_due).
         claimed = await asyncio.to_thread(
-            functools.partial(claim_due, reclaim=True),
-            self.database,
-            self.owner,
-            now,
-            self.lease_s,
-            self.batch,
+            claim_due, self.database, self.owner, now, self.lease_s, self.batch, reclaim=True
         )
         try:
             self.waiting = await asyncio.to_thread(waiting_sources, self.database, now)

@@ -260,9 +260,10 @@ class Database:
             if self.schema_revision() == SCHEMA_HEAD:
                 return
         except (DBAPIError, OSError) as exc:
-            raise self._upgrade_failed(one_line(exc)) from exc
+            raise _upgrade_failed(self.display_url, one_line(exc)) from exc
         if elsewhere:
-            error = _migrate_in_child(self.url.render_as_string(hide_password=False))
+            url = self.url.render_as_string(hide_password=False)
+            error = _migrate_in_child(url, self.display_url)
             if error is not None:
                 raise StorageError(error)
             return
@@ -291,10 +292,7 @@ class Database:
                 command.upgrade(alembic_config(connection=connection), "head")
         except (CommandError, DBAPIError, OSError) as exc:
             # A revision unknown here is a database written by a newer newswatch.
-            raise self._upgrade_failed(one_line(exc)) from exc
-
-    def _upgrade_failed(self, reason: str) -> StorageError:
-        return StorageError(f"storage: cannot upgrade the schema of {self.display_url}: {reason}")
+            raise _upgrade_failed(self.display_url, one_line(exc)) from exc
 
     def lock_daemon(self) -> None:
         """Refuse a second daemon on the same SQLite file; do nothing on PostgreSQL.
@@ -422,7 +420,11 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _migrate_in_child(url: str) -> str | None:
+def _upgrade_failed(shown_url: str, reason: str) -> StorageError:
+    return StorageError(f"storage: cannot upgrade the schema of {shown_url}: {reason}")
+
+
+def _migrate_in_child(url: str, shown_url: str) -> str | None:
     """Run `Database.upgrade()` on `url` in a fresh process; return its error message.
 
     A spawned process (never a fork of the caller, which may run threads) with the
@@ -431,7 +433,10 @@ def _migrate_in_child(url: str) -> str | None:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
-        target=_migrate_here, args=(url, sender), name="newswatch-migrate", daemon=True
+        target=_migrate_here,
+        args=(url, shown_url, sender),
+        name="newswatch-migrate",
+        daemon=True,
     )
     child.start()
     sender.close()
@@ -439,17 +444,15 @@ def _migrate_in_child(url: str) -> str | None:
         error: str | None = receiver.recv()
     except EOFError:  # it died without a word: killed, or out of memory
         child.join()
-        return (
-            f"storage: cannot upgrade the schema of {mask_password(url)}: the migration"
-            f" process ended with exit code {child.exitcode}"
-        )
+        reason = f"the migration process ended with exit code {child.exitcode}"
+        return str(_upgrade_failed(shown_url, reason))
     finally:
         receiver.close()
     child.join()
     return error
 
 
-def _migrate_here(url: str, sender: Pipe) -> None:
+def _migrate_here(url: str, shown_url: str, sender: Pipe) -> None:
     """The migration process: upgrade in-process, then send None or the error message."""
     try:
         database = Database.open(url)
@@ -460,8 +463,7 @@ def _migrate_here(url: str, sender: Pipe) -> None:
     except StorageError as exc:
         sender.send(str(exc))
     except Exception as exc:  # any failure goes back to the daemon, as text
-        shown = mask_password(make_url(url).render_as_string(hide_password=True))
-        sender.send(f"storage: cannot upgrade the schema of {shown}: {one_line(exc)}")
+        sender.send(str(_upgrade_failed(shown_url, one_line(exc))))
     else:
         sender.send(None)
     finally:
