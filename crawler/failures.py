@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from scrapy import exceptions as scrapy_errors
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
@@ -38,8 +40,15 @@ _REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str
 )
 
 
-def describe_failure(failure: Failure) -> tuple[int | None, str]:
-    """Return the HTTP status (None when no response came) and a one-line reason."""
+def describe_failure(
+    failure: Failure, settings: BaseSettings | None = None
+) -> tuple[int | None, str]:
+    """Return the HTTP status (None when no response came) and a one-line reason.
+
+    The crawl's `settings` give its size cap (DOWNLOAD_MAXSIZE), named in the reason
+    when a body with no Content-Length passes it: Scrapy's HTTP/1.1 handler then cancels
+    the download without saying why.
+    """
     exc = failure.value
     if exc is None:
         return None, "unknown failure"
@@ -54,12 +63,25 @@ def describe_failure(failure: Failure) -> tuple[int | None, str]:
         found := _ANNOUNCED_TOO_LARGE.search(str(exc))
     ):
         return None, f"too large: over {found.group(1)} bytes"
+    max_bytes = settings.getint("DOWNLOAD_MAXSIZE") if settings is not None else 0
+    if isinstance(exc, scrapy_errors.DownloadCancelledError) and _cancelled_at_cap(exc, max_bytes):
+        return None, f"too large: over {max_bytes} bytes"
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):
             return None, reason
     if isinstance(exc, net.ConnectError | scrapy_errors.DownloadFailedError):
         return None, f"cannot connect: {_one_line(exc)}"
     return None, f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def _cancelled_at_cap(exc: scrapy_errors.DownloadCancelledError, max_bytes: int) -> bool:
+    """Whether the HTTP/1.1 handler cancelled the download for passing `max_bytes`.
+
+    Its response reader cancels the download's Deferred (a Twisted CancelledError with
+    no message, wrapped by Scrapy) for that reason alone; a request stopped on purpose
+    ends with its response instead.
+    """
+    return bool(max_bytes) and isinstance(exc.__cause__, CancelledError) and not str(exc)
 
 
 def forbidden_by_robots(failure: Failure) -> bool:

@@ -177,7 +177,7 @@ class NewsSpider(Spider):
         if forbidden_by_robots(failure):
             self.count("pages_forbidden")
             return
-        _, reason = describe_failure(failure)
+        _, reason = describe_failure(failure, self.crawler.settings)
         self.count("pages_failed")
         self.logger.info(
             "page failed source=%s url=%s error=%s", self.source.name, request.url, reason
@@ -190,7 +190,7 @@ class NewsSpider(Spider):
             self.count("pages_forbidden")
             reason = "forbidden by robots.txt"
         else:
-            _, reason = describe_failure(failure)
+            _, reason = describe_failure(failure, self.crawler.settings)
         self.count("listings_failed")
         self._failures.append(f"{request.url}: {reason}")
         self.logger.warning(

@@ -99,6 +99,7 @@ FaultKind = Literal[
     "brotli",
     "notfeed",
     "huge",
+    "unannounced",
     "trickle",
     "truncated",
 ]
@@ -114,7 +115,7 @@ _FAULT_KINDS = frozenset(
     {
         *_STATUS_FAULTS,
         *("hang", "malformed", "reset", "redirect", "gzip", "brotli", "notfeed", "huge"),
-        *("trickle", "truncated"),
+        *("unannounced", "trickle", "truncated"),
     }
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -719,6 +720,8 @@ class FeedServer:
         - ``"brotli"``: the same with brotli (``Content-Encoding: br``).
         - ``"notfeed"``: 200 with an HTML page.
         - ``"huge"``: 200, a valid RSS document of ``size`` bytes (default 20 MiB).
+        - ``"unannounced"``: the same with no Content-Length: the body ends when the
+          server closes the connection, so a client learns its size only as it reads.
         - ``"trickle"``: 200 headers with the full Content-Length, then the normal body
           one byte every ``delay`` seconds (default 1): a slow-loris server, whose every
           read arrives well within any per-read timeout.
@@ -958,6 +961,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif kind == "huge":
             self._send(path, query, self._huge(fault.size or _DEFAULT_HUGE_SIZE), head)
+        elif kind == "unannounced":
+            response = self._huge(fault.size or _DEFAULT_HUGE_SIZE)
+            response.headers.append(("Connection", "close"))
+            self._start(path, query, response, None)
+            self.close_connection = True
+            try:
+                self._write(response.body)
+            except OSError:  # the client gave up at its size cap, as it should
+                pass
         elif kind == "reset":
             self._reset(path, query, resource)
         else:  # pragma: no cover - set_fault validates kinds
@@ -1004,7 +1016,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- writing -----------------------------------------------------------------------
 
-    def _start(self, path: str, query: str, response: _Response, length: int) -> None:
+    def _start(self, path: str, query: str, response: _Response, length: int | None) -> None:
         self.server.owner._record_response(path, query, response.status)
         self.send_response(response.status)
         names = {name.lower() for name, _ in response.headers}
@@ -1012,7 +1024,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if "content-type" not in names and response.status != 304:
             self.send_header("Content-Type", TEXT_CONTENT_TYPE)
-        if response.status != 304:
+        if response.status != 304 and length is not None:
             self.send_header("Content-Length", str(length))
         self.end_headers()
 
@@ -1021,7 +1033,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._start(path, query, response, len(response.body))
         if head or response.status == 304:
             return
-        view = memoryview(response.body)
+        self._write(response.body)
+
+    def _write(self, body: bytes) -> None:
+        view = memoryview(body)
         for offset in range(0, len(view), _CHUNK):
             self.wfile.write(view[offset : offset + _CHUNK])
 

@@ -449,6 +449,17 @@ def test_huge_serves_size_bytes(feed_server: FeedServer) -> None:
     ET.fromstring(reply.body)
 
 
+def test_unannounced_sends_no_length_and_ends_the_body_by_closing(
+    feed_server: FeedServer,
+) -> None:
+    feed_server.set_fault("/big.xml", "unannounced", size=256 * 1024)
+    reply = get(feed_server, "/big.xml")
+    assert reply.status == 200 and len(reply.body) == 256 * 1024
+    assert "Content-Length" not in reply.headers
+    assert reply.headers["Connection"] == "close"
+    ET.fromstring(reply.body)
+
+
 def test_client_abandoning_a_huge_body_is_harmless(feed_server: FeedServer) -> None:
     feed_server.set_fault("/huge.xml", "huge", size=32 * 1024 * 1024)
     conn = http.client.HTTPConnection("127.0.0.1", feed_server.port, timeout=5)

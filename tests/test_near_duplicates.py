@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -246,3 +247,33 @@ def test_another_sources_shorter_copy_does_not_replace_the_text(
         text, revision = session.execute(select(Article.text, Article.revision)).one()
         carried = session.scalar(select(func.count(Sighting.id)))
     assert (text, revision, carried) == (WIRE, 1, 2)
+
+
+def _boilerplate_story(number: int, words: int = 45) -> str:
+    """A story of its own words, ending in the paragraph every item of its feed carries."""
+    rng = random.Random(number)
+    own = " ".join(rng.choice(VOCABULARY) for _ in range(words))
+    return f"{own}.\n{BOILERPLATE}"
+
+
+VOCABULARY = sorted(set(WIRE.casefold().split()))
+BOILERPLATE = (
+    "This article was brought to you by the Daily Courier newsroom. Subscribe to our "
+    "newsletter for the biggest stories of the day, follow us on social media, and send "
+    "your tips to the news desk at any hour of the day or night. All rights reserved."
+)
+
+
+def test_a_copy_is_found_behind_a_crowd_of_shared_boilerplate(
+    database: Database, sources: dict[str, int]
+) -> None:
+    a, b = sources["a"], sources["b"]
+    original = _boilerplate_story(0)
+    store_articles(database, [record(a, "0", "http://a.test/0", original)], NOW)
+    # Many later stories share the boilerplate's buckets, and none is a near duplicate.
+    crowd = [record(a, str(n), f"http://a.test/{n}", _boilerplate_story(n)) for n in range(1, 80)]
+    assert store_articles(database, crowd, NOW) == StoreStats(new=79)
+    copy = original.replace("Daily Courier", "Evening Courier", 1)
+    stats = store_articles(database, [record(b, "0", "http://b.test/0", copy)], NOW)
+    assert stats == StoreStats(near_duplicates=1)
+    assert articles(database)[-1] == (81, 1, 1)

@@ -53,6 +53,8 @@ def serve(server: FeedServer) -> dict[str, str]:
     server.set_fault("/brotli-bomb.xml", "brotli", size=16 * MAX_BYTES)
     server.set_fault("/huge.xml", "huge", size=4 * MAX_BYTES)
     urls["huge"] = server.url("/huge.xml")
+    server.set_fault("/unannounced.xml", "unannounced", size=4 * MAX_BYTES)
+    urls["unannounced"] = server.url("/unannounced.xml")
     server.set_fault("/loop.xml", "redirect", to="/loop.xml")
     urls["loop"] = server.url("/loop.xml")
     for hop in range(CHAIN):
@@ -120,6 +122,8 @@ EXPECTED = {
     # the whole request (Scrapy's DOWNLOAD_TIMEOUT).
     "trickle": "timed out",
     "huge": f"too large: over {MAX_BYTES} bytes",
+    # No Content-Length: the cap is found while reading.
+    "unannounced": f"too large: over {MAX_BYTES} bytes",
     "gzip-bomb": f"too large: over {MAX_BYTES} bytes after decompression",
     "brotli-bomb": f"too large: over {MAX_BYTES} bytes after decompression",
     "chain": "too many redirects (more than 10)",

@@ -310,7 +310,7 @@ class FeedSpider(Spider):
     def feed_failed(self, failure: Failure) -> None:
         """Record a feed that could not be fetched."""
         source: SourceState = failed_request(failure).cb_kwargs["source"]
-        status, reason = describe_failure(failure)
+        status, reason = describe_failure(failure, self.crawler.settings)
         now = datetime.now(UTC)
         hints = Hints()
         if isinstance(failure.value, HttpError) and status in (429, 503):
@@ -343,7 +343,7 @@ class FeedSpider(Spider):
         """Keep the entry with the feed's content when its page cannot be fetched."""
         request = failed_request(failure)
         kwargs = request.cb_kwargs
-        _, reason = describe_failure(failure)
+        _, reason = describe_failure(failure, self.crawler.settings)
         self.logger.info(
             "page failed source=%s url=%s error=%s",
             kwargs["source"].name,

@@ -53,4 +53,4 @@ class FetchSpider(Spider):
 
     def fail(self, failure: Failure) -> None:
         """Keep the reason the fetch failed."""
-        self.result.status, self.result.error = describe_failure(failure)
+        self.result.status, self.result.error = describe_failure(failure, self.crawler.settings)
