@@ -66,10 +66,13 @@ class NewsSpider(Spider):
         database: Database,
         pool: WorkerPool,
         site: options.SiteOptions = options.DEFAULT_SITE_OPTIONS,
+        next_check_at: datetime | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.source = source
+        # When the site is next due (its schedule's next run); None: its interval from now.
+        self.next_check_at = next_check_at
         self.database = database
         self.pool = pool
         self.site = site
@@ -226,6 +229,7 @@ class NewsSpider(Spider):
             None if error else 200,
             error=error,
             new_articles=int(stats.get("newswatch/articles_new", 0)),
+            next_check_at=self.next_check_at,
         )
         try:
             await asyncio.to_thread(record_checks, self.database, [result])

@@ -283,10 +283,13 @@ class Poller:
         self.last_tick = time.monotonic()
 
     async def crawl_sites(
-        self, names: Sequence[str], progress: SiteProgress | None = None
+        self, names: Sequence[str], progress: SiteProgress | None = None, *, claim: bool = False
     ) -> SiteSummary:
-        """Run the named sites' spiders once now and return what they did."""
-        return await crawl_sites(self.config, self.database, self.runner, names, progress)
+        """Run the named sites' spiders once now and return what they did; with `claim`,
+        only those whose run no other daemon has taken (see `crawl_sites`)."""
+        return await crawl_sites(
+            self.config, self.database, self.runner, names, progress, claim=claim
+        )
 
     async def site_job(self, name: str) -> None:
         """Crawl one site; the scheduler's cron or interval job for that site calls this."""
@@ -295,7 +298,7 @@ class Poller:
         if not wanted or self._stopping:
             return
         try:
-            await self.crawl_sites([name])
+            await self.crawl_sites([name], claim=True)
         except StorageError as exc:
             log.warning("site crawl skipped source=%s error=%s", name, exc)
 

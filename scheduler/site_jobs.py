@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -12,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler.config import Config, SiteConfig
 
 SiteJob = Callable[[str], Awaitable[None]]
+_DUE_MARGIN = timedelta(minutes=1)
 
 
 def job_id(name: str) -> str:
@@ -24,6 +26,19 @@ def site_trigger(site: SiteConfig, config: Config) -> BaseTrigger:
     if site.schedule:
         return CronTrigger.from_crontab(site.schedule, timezone=config.daemon.tzinfo)
     return IntervalTrigger(seconds=site.interval_s or config.polling.default_interval_s)
+
+
+def next_run_due(site: SiteConfig, config: Config, now: datetime) -> datetime:
+    """Return when `site` is next due: shortly before its schedule next fires.
+
+    Stored as the site's next check. A run that finds its site not yet due was taken by
+    another daemon (`storage.claims.claim_run`); the margin, a tenth of the wait and at
+    most a minute, lets the next run find it due even if its timer fires a little early.
+    """
+    # Counted from `now` as a previous run: an interval then runs from now, not from when
+    # the trigger was made.
+    fires: datetime = site_trigger(site, config).get_next_fire_time(now, now)
+    return fires - min((fires - now) / 10, _DUE_MARGIN)
 
 
 def _timing(site: SiteConfig, config: Config) -> tuple[object, ...]:

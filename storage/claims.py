@@ -75,6 +75,33 @@ def claim_due(
     return db.write(work)
 
 
+def claim_run(db: Database, name: str, kind: str, now: datetime, next_due: datetime) -> bool:
+    """Take the run of source `name` due at `now`: say whether this call took it.
+
+    A run is taken by moving the source's next check to `next_due` (just before its
+    next scheduled run), in one UPDATE, if it was due: of several daemons whose
+    schedules fire together, the first takes the run, and the others, re-reading the row
+    once its lock is released (PostgreSQL) or waiting for the write lock (SQLite), find
+    it no longer due. A next check later than `next_due` is due too: it was set under an
+    older, sparser schedule, and would otherwise skip the runs of the new one.
+    """
+
+    def work(session: Session) -> bool:
+        stmt = (
+            update(Source)
+            .where(
+                Source.name == name,
+                Source.kind == kind,
+                Source.enabled.is_(True),
+                or_(Source.next_check_at <= now, Source.next_check_at > next_due),
+            )
+            .values(next_check_at=next_due)
+        )
+        return rowcount(session.execute(stmt)) == 1
+
+    return db.write(work)
+
+
 def renew_claims(db: Database, owner: str, ids: Sequence[int], until: datetime) -> int:
     """Extend `owner`'s leases on these sources to `until`; return how many it still held."""
     return _update_claims(db, owner, ids, {"claimed_until": until})

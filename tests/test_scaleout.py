@@ -32,6 +32,7 @@ from tests.daemon_helpers import (
     write_config,
 )
 from tests.feedserver import Entry, FeedServer
+from tests.newssite import article_page, listing_page, story
 from tests.test_daemon import at
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,7 @@ feed_server = feedserver.feed_server
 FEEDS = 150
 INTERVAL_S = 4
 START_TIMEOUT = 60
+SITE_INTERVAL_S = 2
 
 
 def serve_feeds(
@@ -227,3 +229,35 @@ def test_a_killed_daemons_feeds_are_taken_over_after_its_lease(
     assert articles == distinct == 2 * count
     assert sightings == 2 * count
     assert datetime.now(UTC) > leased[0][1]
+
+
+def test_two_daemons_crawl_a_site_once_per_run(
+    feed_server: FeedServer, tmp_path: Path, pg_url: str
+) -> None:
+    article = story("/news/a", "Quay reopens", "the quay", "Kilbay", datetime.now(UTC))
+    feed_server.set_page(article.path, article_page(article, feed_server.base_url))
+    feed_server.set_page("/world/", listing_page("World", [(article.path, article.title)]))
+    config = write_config(tmp_path, feed_server, [])
+    with config.open("a", encoding="utf-8") as file:
+        file.write(
+            f'\n[[sites]]\nname = "kilbay"\nstart_urls = ["{feed_server.url("/world/")}"]\n'
+            f'allow = ["/news/"]\ninterval = "{SITE_INTERVAL_S}s"\n'
+        )
+    env = {"NEWSWATCH_DATABASE_URL": pg_url}
+    with ExitStack() as stack:
+        daemons = [
+            stack.enter_context(running(config, tmp_path / f"daemon-{n}.log", env))
+            for n in range(2)
+        ]
+        # Each daemon's timer fires every interval, at its own moments.
+        feed_server.wait_for_requests("/world/", n=4, timeout=START_TIMEOUT)
+        outcomes = [daemon.stop(30) for daemon in daemons]
+    for status, _, log in outcomes:
+        assert status == 0, log
+        assert_clean_log(log)
+    starts = sorted(r.time for r in feed_server.requests("/world/"))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    # Two daemons each running the site would put two runs inside some interval.
+    assert min(gaps) >= 0.9 * SITE_INTERVAL_S - 0.3, gaps
+    assert any("another daemon has run it" in log for _, _, log in outcomes)
+    assert feed_server.count(article.path) == 1

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from storage.claims import claim_due, release_claims, renew_claims, waiting_sources
+from storage.claims import claim_due, claim_run, release_claims, renew_claims, waiting_sources
 from storage.db import Database
 from storage.locks import lock_key, singleton
 from storage.records import CheckResult, SourceSpec
@@ -135,3 +135,47 @@ def test_without_a_limit_every_due_source_is_claimed(database: Database) -> None
     add_feeds(database, 5)
     assert len(claim_due(database, "only-daemon", NOW, LEASE_S, limit=None)) == 5
     assert waiting_sources(database, NOW) == 0
+
+
+def test_a_site_run_is_taken_once_per_due_time(database: Database) -> None:
+    sync_sources(database, [SourceSpec("wire", "site", "http://a.test/sitemap.xml")], 3600, NOW)
+    next_due = NOW + timedelta(minutes=59)  # just before the schedule fires again
+    assert claim_run(database, "wire", "site", NOW, next_due)
+    # Another daemon whose timer fired a moment later finds the run taken.
+    later = NOW + timedelta(seconds=2)
+    assert not claim_run(database, "wire", "site", later, later + timedelta(minutes=59))
+    # Once due again, the next run is anyone's, and again only once.
+    hour = NOW + timedelta(hours=1)
+    assert claim_run(database, "wire", "site", hour, hour + timedelta(minutes=59))
+    assert not claim_run(database, "wire", "site", hour, hour + timedelta(minutes=59))
+    # A denser schedule (hourly to every ten minutes): its next run must not wait for
+    # the due time the hourly schedule set.
+    soon = hour + timedelta(minutes=1)
+    assert claim_run(database, "wire", "site", soon, soon + timedelta(minutes=9))
+    # A disabled or unknown site is never taken.
+    sync_sources(
+        database,
+        [SourceSpec("wire", "site", "http://a.test/sitemap.xml", enabled=False)],
+        3600,
+        NOW,
+    )
+    day = NOW + timedelta(days=1)
+    assert not claim_run(database, "wire", "site", day, day + timedelta(hours=1))
+    assert not claim_run(database, "nowhere", "site", day, day + timedelta(hours=1))
+
+
+def test_racing_daemons_take_a_site_run_once(pg_database: Database) -> None:
+    sync_sources(pg_database, [SourceSpec("wire", "site", "http://a.test/sitemap.xml")], 3600, NOW)
+    barrier = threading.Barrier(6)
+    taken: list[bool] = []
+
+    def daemon() -> None:
+        barrier.wait()
+        taken.append(claim_run(pg_database, "wire", "site", NOW, NOW + timedelta(minutes=59)))
+
+    threads = [threading.Thread(target=daemon) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(taken) == [False] * 5 + [True]
