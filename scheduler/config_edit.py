@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Comment, Table, Whitespace
 
 from scheduler.config import Config, ConfigError, Problem, config_from_text
 from scheduler.durations import format_duration
@@ -54,10 +54,15 @@ def add_feeds(path: Path, feeds: Sequence[NewFeed]) -> list[str]:
             entry.add("topics", list(feed.topics))
         if feed.interval_s is not None:
             entry.add("interval", format_duration(feed.interval_s))
+        # What follows the last feed's keys (blank lines, and comments that introduce
+        # whatever comes after the feeds) follows the new feed instead.
+        trailing = _trailing_trivia(table[-1]) if len(table) else []
         if len(table):
             # A blank line between tables, as a person would write them.
             table[-1].add(tomlkit.nl())
         table.append(entry)
+        for item in trailing:
+            entry.add(item)
         names.add(name)
         urls.add(feed.url)
         added.append(name)
@@ -76,6 +81,28 @@ def remove_feed(path: Path, name: str) -> None:
             _write(path, document)
             return
     raise ConfigError([Problem("feeds", f'no feed named "{name}"', file=str(path))])
+
+
+def _trailing_trivia(table: Table) -> list[Whitespace | Comment]:
+    """Remove and return what follows the table's last key from its first blank line on.
+
+    Comments right under the last key belong to the table (a key commented out); after
+    a blank line they introduce what comes next in the file.
+    """
+    body = table.value.body
+    start = len(body)
+    while (
+        start
+        and body[start - 1][0] is None
+        and isinstance(body[start - 1][1], Whitespace | Comment)
+    ):
+        start -= 1
+    blank = next(
+        (i for i in range(start, len(body)) if isinstance(body[i][1], Whitespace)), len(body)
+    )
+    trailing = [item for _, item in body[blank:] if isinstance(item, Whitespace | Comment)]
+    del body[blank:]
+    return trailing
 
 
 def unique_name(text: str, taken: Iterable[str]) -> str:

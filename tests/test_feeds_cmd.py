@@ -96,6 +96,22 @@ def test_add_without_discovery_appends_a_feed_and_keeps_comments(config: Path) -
     )
 
 
+def test_a_feed_added_before_the_sites_leaves_their_comments_with_them(
+    config: Path,
+) -> None:
+    sites = (
+        "\n# Sites: crawled by a spider.\n# One per news site.\n\n"
+        '[[sites]]\nname = "kilbay"\nstart_urls = ["https://kilbay.example/"]\n'
+    )
+    config.write_text(CONFIG + '# interval = "1h"  (the wire, once quieter)\n' + sites)
+    result = invoke(config, "feeds", "add", "https://asia.example/feed", "--no-discover")
+    assert result.exit_code == 0, result.output
+    assert config.read_text(encoding="utf-8") == (
+        CONFIG + '# interval = "1h"  (the wire, once quieter)\n'
+        '\n[[feeds]]\nname = "asia-example"\nurl = "https://asia.example/feed"\n' + sites
+    )
+
+
 def test_adding_a_known_url_or_name_is_refused(config: Path) -> None:
     again = invoke(config, "feeds", "add", "https://world.example/rss.xml", "--no-discover")
     assert again.exit_code == 2
@@ -111,7 +127,9 @@ def test_an_edit_that_breaks_the_config_is_refused_and_nothing_is_written(config
         config, "feeds", "add", "https://x.example/rss", "--no-discover", "--topic", "nope"
     )
     assert unknown_topic.exit_code == 2
-    assert 'unknown topic "nope"' in unknown_topic.stderr
+    assert unknown_topic.stderr.strip().splitlines() == [
+        'newswatch: --topic: unknown topic "nope" (known: dprk)'
+    ]
     # The topic `dprk` names `world` among its sources: removing it would break that.
     referenced = invoke(config, "feeds", "remove", "world")
     assert referenced.exit_code == 2
@@ -232,3 +250,19 @@ def test_add_of_a_page_without_a_feed_is_one_line(config: Path, server: FeedServ
         "(add --no-discover)"
     ]
     assert config.read_text(encoding="utf-8") == CONFIG
+
+
+def test_add_of_a_refused_address_says_which_setting_allows_it(tmp_path: Path) -> None:
+    # The config's network.allow_private is off: a feed on this machine is refused, when
+    # discovering it as when polling it, so --no-discover is no way out.
+    with FeedServer() as local:
+        local.set_page("/", "<html><head><title>Local</title></head></html>")
+        strict = tmp_path / "config.toml"
+        strict.write_text(CONFIG.replace("allow_private = true", "allow_private = false"))
+        home = local.url("/")
+        done = run(strict, home)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"newswatch: cannot fetch {home}: blocked: 127.0.0.1 is a loopback "
+        "address (set network.allow_private = true to fetch it)"
+    ]

@@ -62,6 +62,13 @@ def add(
             interval_s = parse_duration(interval)
         except ValueError as error:
             raise context.InputError(f"newswatch: --interval: {error}") from None
+    known = [topic.name for topic in config.topics]
+    for topic in topics:
+        if topic not in known:
+            listed = ", ".join(known) or "none"
+            raise context.InputError(
+                f'newswatch: --topic: unknown topic "{topic}" (known: {listed})'
+            )
     feed = _discover(config, url) if discover else FeedLink(url, "")
     feed_url = feed.url
     added = add_feeds(config.path, [NewFeed(feed_url, name, feed.title, topics, interval_s)])
@@ -156,7 +163,13 @@ def _discover(config: Config, url: str) -> FeedLink:
     loop.run(fetch)
     if fetched.error or fetched.headers is None:
         reason = fetched.error or "no response"
-        raise context.UserError(f"newswatch: cannot fetch {url}: {reason} (add --no-discover)")
+        # A refused address is refused when polling too: --no-discover would not help.
+        hint = (
+            "set network.allow_private = true to fetch it"
+            if reason.startswith("blocked:")
+            else "add --no-discover"
+        )
+        raise context.UserError(f"newswatch: cannot fetch {url}: {reason} ({hint})")
     links = feed_links(fetched.body, fetched.headers, fetched.url)
     if not links:
         raise context.UserError(
