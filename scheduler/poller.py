@@ -198,6 +198,8 @@ class Poller:
         # time.monotonic() when a tick last began or ended a batch; None: no tick yet.
         self.last_tick: float | None = None
         self._stopping = False
+        self._ticking = False
+        self._again = False  # a reload made feeds due while a tick ran: look once more
 
     def apply(self, config: Config) -> None:
         """Use `config` from the next crawl on; crawls already running keep theirs."""
@@ -265,22 +267,34 @@ class Poller:
 
     async def tick(self) -> None:
         """Poll every feed that is due, a claimed batch at a time; the timer calls this."""
-        while not self._stopping:
-            self.last_tick = time.monotonic()
-            try:
-                sources = await self.due()
-            except StorageError as exc:
-                # The database is away (storage retried already): the next tick asks again.
-                log.warning("tick skipped error=%s", exc)
-                break
-            async with self.leases.held(sources):
-                # A stop may have begun while the feeds were claimed: start no crawl then.
-                if sources and not self._stopping:
-                    await self.poll(sources)
-            # A short batch was all that was due (to this daemon): the tick is done.
-            if self.leases.batch is None or len(sources) < self.leases.batch:
-                break
+        self._ticking = True
+        try:
+            while not self._stopping:
+                self.last_tick = time.monotonic()
+                self._again = False
+                try:
+                    sources = await self.due()
+                except StorageError as exc:
+                    # The database is away (storage retried already): the next tick asks.
+                    log.warning("tick skipped error=%s", exc)
+                    break
+                async with self.leases.held(sources):
+                    # A stop may have begun while the feeds were claimed: start no crawl.
+                    if sources and not self._stopping:
+                        await self.poll(sources)
+                # A short batch was all that was due (to this daemon): the tick is done.
+                short = self.leases.batch is None or len(sources) < self.leases.batch
+                if short and not self._again:
+                    break
+        finally:
+            self._ticking = False
         self.last_tick = time.monotonic()
+
+    def wake(self) -> bool:
+        """Have a running tick look for due feeds once more before it ends; return
+        whether a tick was running (if not, the caller starts one)."""
+        self._again = self._ticking
+        return self._ticking
 
     async def crawl_sites(
         self, names: Sequence[str], progress: SiteProgress | None = None, *, claim: bool = False

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -140,6 +141,16 @@ class ConfigReloader:
                 TICK_JOB, trigger=IntervalTrigger(seconds=new.daemon.tick_s)
             )
         daemon.config = new
+        # A feed added, moved to a new URL or enabled is due now: poll it now rather
+        # than at the next tick, as a feed reader does when a feed is added.
+        if _feeds_due_now(old, new) and not daemon.poller.wake():
+            daemon.scheduler.modify_job(TICK_JOB, next_run_time=datetime.now(UTC))
+
+
+def _feeds_due_now(old: Config, new: Config) -> bool:
+    """Whether `new` has enabled feeds that `old` did not have, or had elsewhere or off."""
+    before = {(feed.name, feed.url) for feed in old.feeds if feed.enabled}
+    return any((feed.name, feed.url) not in before for feed in new.feeds if feed.enabled)
 
 
 def _keep_restart_only(old: Config, new: Config) -> Config:

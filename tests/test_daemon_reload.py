@@ -143,3 +143,31 @@ def test_the_daemon_applies_config_changes_without_a_restart(
     )
     assert " WARNING newswatch.reload: " in refused
     assert_clean_log(log)
+
+
+def test_a_feed_added_to_the_file_is_polled_at_once_not_at_the_next_tick(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    for path, title in [("/a.xml", "alpha one"), ("/b.xml", "alpha two")]:
+        feed_server.set_feed(path, [Entry(path, title, f"https://n.example{path}", "Text.", now)])
+    config = tmp_path / "config.toml"
+
+    def hourly(feeds: dict[str, str]) -> str:
+        text = config_text(feed_server, config, feeds, {"alpha": "alpha"})
+        return text.replace('tick = "1s"', 'tick = "1h"')
+
+    config.write_text(hourly({"a": "/a.xml"}), encoding="utf-8")
+    with running(config, tmp_path / "daemon.log") as daemon:
+        wait_until(
+            lambda: "alpha one" in stored_titles(config), START_TIMEOUT, "feed a", daemon=daemon
+        )
+        # The next tick is an hour away; the watcher looks every few seconds.
+        config.write_text(hourly({"a": "/a.xml", "b": "/b.xml"}), encoding="utf-8")
+        wait_until(
+            lambda: "alpha two" in stored_titles(config), STEP_TIMEOUT, "feed b", daemon=daemon
+        )
+        status, _, log = daemon.stop(STEP_TIMEOUT)
+    assert status == 0, log
+    assert log_lines(log, "config applied reason=file changed feeds=+b")
+    assert_clean_log(log)

@@ -29,6 +29,7 @@ from scheduler.reload import TICK_JOB, ConfigReloader
 from scheduler.site_jobs import schedule_sites
 from storage.db import Database
 from storage.health import source_health
+from storage.records import SourceState
 
 
 @dataclass
@@ -238,3 +239,26 @@ def test_the_watcher_applies_a_file_once_it_stops_changing(tmp_path: Path) -> No
     path.write_text(FIRST, encoding="utf-8")
     # First look after the edit: it may be half-written, so wait; the next look applies it.
     assert asyncio.run(watch(path)) == [60, 60, 180]
+
+
+def test_a_wake_during_a_tick_makes_it_look_for_due_feeds_once_more(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(FIRST, encoding="utf-8")
+
+    async def tick_with_a_wake() -> tuple[int, bool, bool]:
+        async with daemon_parts(path) as parts:
+            poller = parts.poller
+            looks: list[bool] = []
+
+            async def due() -> list[SourceState]:
+                # A reload during the first look asks for another (it made feeds due).
+                looks.append(poller.wake() if not looks else False)
+                return []
+
+            poller.due = due  # type: ignore[method-assign]
+            idle = poller.wake()
+            await poller.tick()
+            return len(looks), looks[0], idle or poller.wake()
+
+    # Two looks; wake() said a tick was running; outside a tick it says none is.
+    assert asyncio.run(tick_with_a_wake()) == (2, True, False)
