@@ -670,13 +670,25 @@ def test_sources_json_lists_each_source_with_its_health(stored: Stored) -> None:
 
 def test_sources_table_shows_each_source(stored: Stored, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: one line per source
+    ids = {s.name: s.id for s in due_sources(stored.database, DAY_3, ("feed",), ["wire"])}
+    record_checks(stored.database, [CheckResult(ids["wire"], DAY_3, 200, new_articles=2)])
     result = invoke("--config", str(stored.config), "sources")
     assert result.exit_code == 0, result.output
     header = next(line for line in result.stdout.splitlines() if "name" in line)
-    for column in ("kind", "state", "status", "errors", "articles"):
+    for column in ("kind", "state", "status", "errors", "last new", "articles", "24h", "7d"):
         assert column in header
     world = next(line for line in result.stdout.splitlines() if "world" in line)
     assert "feed" in world and "ok" in world and "never" in world
+    # The wire's last check brought new articles: its last check and last new article.
+    days = (datetime.now(UTC) - DAY_3).days
+    wire = next(line for line in result.stdout.splitlines() if "wire" in line)
+    cells = dict(zip(_cells(header), _cells(wire), strict=True))
+    assert cells["last check"] == cells["last new"] == f"{days}d ago"
+    assert cells["articles"] == "2"
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().replace("┃", "│")[1:-1].split("│")]
 
 
 def test_sources_lists_feeds_before_their_first_poll(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from storage.health import source_health
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 @click.pass_context
 def sources(ctx: click.Context, as_json: bool) -> None:
-    """Show each source's health: checks, interval, errors, articles, staleness.
+    """Show each source's health: checks, interval, errors, new articles, staleness.
 
     A source is "stale" when it has brought nothing new for ten of its intervals (and
     at least three days), "failing" after an error, "disabled" when switched off in
@@ -48,6 +48,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         "next check",
         "interval",
         "errors",
+        "last new",
         "articles",
         "24h",
         "7d",
@@ -65,6 +66,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             _ago(row.next_check_at, now) if row.disabled_by is None else "-",
             format_duration(row.interval_s),
             str(row.error_count),
+            _ago(row.last_new_at, now),
             str(row.articles),
             str(row.articles_24h),
             str(row.articles_7d),
