@@ -39,6 +39,8 @@ ProgressCallback = Callable[[SourceState, CheckResult], None]
 # with its slowest feed, so fewer, larger batches drain a backlog faster (measured with
 # bench/scaleout.py: 400 feeds in 22 s as one batch, 28 s in batches of 64).
 CLAIM_PER_SLOT = 4
+# How long a stop waits for a tick's last database step (see Poller.stop).
+STOP_WAIT_S = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +330,13 @@ class Poller:
                 await asyncio.sleep(0.05)
         await self.runner.stop()
         await self.runner.join()
+        # A tick caught between two crawls (claiming or releasing its feeds) ends at its
+        # next step; shutting the scheduler down first would cancel it there, and its
+        # feeds would stay leased. A database that does not answer is not waited for
+        # past STOP_WAIT_S: the leases then run out, as after a crash.
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self._ticking and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
 
 def _engine_running(crawler: Crawler) -> bool:

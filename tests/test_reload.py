@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -262,3 +263,29 @@ def test_a_wake_during_a_tick_makes_it_look_for_due_feeds_once_more(tmp_path: Pa
 
     # Two looks; wake() said a tick was running; outside a tick it says none is.
     assert asyncio.run(tick_with_a_wake()) == (2, True, False)
+
+
+def test_a_stop_waits_for_a_tick_caught_between_two_crawls(tmp_path: Path) -> None:
+    # The daemon shuts its scheduler down once the poller has stopped: a tick still
+    # claiming or releasing its feeds then would be cancelled there (a traceback in the
+    # log, and its feeds left leased).
+    path = tmp_path / "config.toml"
+    path.write_text(FIRST, encoding="utf-8")
+
+    async def stop_during_a_claim() -> tuple[bool, int]:
+        async with daemon_parts(path) as parts:
+            poller = parts.poller
+            looks: list[float] = []
+
+            async def due() -> list[SourceState]:
+                looks.append(time.monotonic())
+                await asyncio.sleep(0.5)  # the database is slow to answer
+                return []
+
+            poller.due = due  # type: ignore[method-assign]
+            tick = asyncio.create_task(poller.tick())
+            await asyncio.sleep(0.1)
+            await poller.stop()
+            return tick.done(), len(looks)
+
+    assert asyncio.run(stop_during_a_claim()) == (True, 1)
