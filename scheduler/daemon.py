@@ -34,6 +34,24 @@ log = logging.getLogger("newswatch.daemon")
 FORCED_EXIT = 130
 
 
+class OverrunTickFilter(logging.Filter):
+    """Make APScheduler's "skipped: maximum number of running instances" a debug record
+    for the tick job.
+
+    APScheduler warns whenever a job fires while its last run goes on. For the tick that
+    is routine: a poll longer than the tick covers the ticks it skips (they coalesce).
+    A site whose run outlasts its schedule still warns.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        job = args[0] if args else None
+        if getattr(job, "id", None) != TICK_JOB or "running instances" not in str(record.msg):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 class Daemon:
     """The long-running monitor: a tick job that polls due feeds, and a clean stop."""
 
@@ -57,6 +75,9 @@ class Daemon:
                 "misfire_grace_time": max(30, int(config.daemon.tick_s)),
             },
         )
+        scheduler_log = logging.getLogger("apscheduler.scheduler")
+        if not any(isinstance(f, OverrunTickFilter) for f in scheduler_log.filters):
+            scheduler_log.addFilter(OverrunTickFilter())
         self.reloader = ConfigReloader(self)
         self._stopped = asyncio.Event()
         self._stopping = False

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
+from scheduler.daemon import OverrunTickFilter
 from scheduler.logs import JsonFormatter, SecretsFilter
 from storage.db import Database, mask_password
 from tests import feedserver
@@ -178,3 +179,32 @@ def test_literal_and_typed_fields_mix() -> None:
     )
     assert (data["url"], data["paths"], data["batch"]) == ("http://h:9/", "/healthz", 4)
     assert data["event"] == "endpoint listening"
+
+
+def test_a_tick_that_overruns_the_next_is_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # The record APScheduler makes when a job fires while its last run goes on.
+    class Job:
+        def __init__(self, job_id: str) -> None:
+            self.id = job_id
+
+        def __str__(self) -> str:
+            return f"job {self.id}"
+
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    overrun = OverrunTickFilter()
+    scheduler_log.addFilter(overrun)
+    try:
+        with caplog.at_level(logging.INFO, logger="apscheduler"):
+            for job_id in ("tick", "site:kilbay"):
+                scheduler_log.warning(
+                    'Execution of job "%s" skipped: maximum number of running instances '
+                    "reached (%d)",
+                    Job(job_id),
+                    1,
+                )
+    finally:
+        scheduler_log.removeFilter(overrun)
+    # The tick's skips coalesce and are routine; a site outlasting its schedule warns.
+    assert [(r.levelname, r.getMessage()[:30]) for r in caplog.records] == [
+        ("WARNING", 'Execution of job "job site:kil')
+    ]
