@@ -63,8 +63,11 @@ def describe_failure(
         found := _ANNOUNCED_TOO_LARGE.search(str(exc))
     ):
         return None, f"too large: over {found.group(1)} bytes"
-    max_bytes = settings.getint("DOWNLOAD_MAXSIZE") if settings is not None else 0
-    if isinstance(exc, scrapy_errors.DownloadCancelledError) and _cancelled_at_cap(exc, max_bytes):
+    if (
+        isinstance(exc, scrapy_errors.DownloadCancelledError)
+        and settings is not None
+        and _cancelled_at_cap(exc, max_bytes := settings.getint("DOWNLOAD_MAXSIZE"))
+    ):
         return None, f"too large: over {max_bytes} bytes"
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -142,6 +142,14 @@ def _declared_names(data: Mapping[str, object], key: str) -> set[str]:
     if not isinstance(items, list):
         return set()
     return {i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)}
+
+
+def unknown_topic(topic: str, known: Iterable[str]) -> str | None:
+    """Return why `topic` may not be named (no topic of that name), or None if it may."""
+    names = set(known)
+    if topic in names:
+        return None
+    return f'unknown topic "{topic}" (known: {", ".join(sorted(names)) or "none defined"})'
 
 
 class _ConfigReader(TomlReader):
@@ -506,11 +514,8 @@ class _ConfigReader(TomlReader):
         """Return the table's `topics` list, each checked to name a declared topic."""
         topics = self.strings(table, (*where, "topics"))
         for number, topic in enumerate(topics):
-            if topic not in known:
-                names = ", ".join(sorted(known)) or "none defined"
-                self.problem(
-                    (*where, "topics", number), f'unknown topic "{topic}" (known: {names})'
-                )
+            if (problem := unknown_topic(topic, known)) is not None:
+                self.problem((*where, "topics", number), problem)
         return topics
 
     def urls(self, table: Mapping[str, object], where: KeyPath) -> tuple[str, ...]:

@@ -54,15 +54,14 @@ def add_feeds(path: Path, feeds: Sequence[NewFeed]) -> list[str]:
             entry.add("topics", list(feed.topics))
         if feed.interval_s is not None:
             entry.add("interval", format_duration(feed.interval_s))
-        # What follows the last feed's keys (blank lines, and comments that introduce
-        # whatever comes after the feeds) follows the new feed instead.
-        trailing = _trailing_trivia(table[-1]) if len(table) else []
         if len(table):
+            # What follows the last feed's keys (blank lines, and comments that introduce
+            # whatever comes after the feeds) follows the new feed instead.
+            for item in _trailing_trivia(table[-1]):
+                entry.add(item)
             # A blank line between tables, as a person would write them.
             table[-1].add(tomlkit.nl())
         table.append(entry)
-        for item in trailing:
-            entry.add(item)
         names.add(name)
         urls.add(feed.url)
         added.append(name)

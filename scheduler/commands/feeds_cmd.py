@@ -12,7 +12,7 @@ from crawler.discovery import FeedLink, feed_links
 from crawler.spiders.fetch import Fetched, FetchSpider
 from scheduler import loop
 from scheduler.commands import context
-from scheduler.config import Config, config_path
+from scheduler.config import Config, config_path, unknown_topic
 from scheduler.config_edit import NewFeed, add_feeds, remove_feed
 from scheduler.durations import parse_duration
 from scheduler.opml import read_opml, write_opml
@@ -62,13 +62,9 @@ def add(
             interval_s = parse_duration(interval)
         except ValueError as error:
             raise context.InputError(f"newswatch: --interval: {error}") from None
-    known = [topic.name for topic in config.topics]
     for topic in topics:
-        if topic not in known:
-            listed = ", ".join(known) or "none"
-            raise context.InputError(
-                f'newswatch: --topic: unknown topic "{topic}" (known: {listed})'
-            )
+        if (problem := unknown_topic(topic, (t.name for t in config.topics))) is not None:
+            raise context.InputError(f"newswatch: --topic: {problem}")
     feed = _discover(config, url) if discover else FeedLink(url, "")
     feed_url = feed.url
     added = add_feeds(config.path, [NewFeed(feed_url, name, feed.title, topics, interval_s)])
