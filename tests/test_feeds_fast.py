@@ -585,6 +585,10 @@ FALLBACKS: dict[str, tuple[bytes, dict[str, str]]] = {
         RSS,
     ),
     "markup-in-title": (rss("<item><title>a <b>b</b></title></item>"), RSS),
+    "markup-in-link": (
+        rss("<item><guid>a</guid><link><title>t</title>https://n.example/a</link></item>"),
+        RSS,
+    ),
     "rss-source": (rss("<item><source url='https://o.example/'>O</source></item>"), RSS),
     "item-outside-channel": (
         b'<rss version="2.0"><channel><title>t</title></channel><item><link>x</link></item></rss>',
