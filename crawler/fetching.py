@@ -14,6 +14,10 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 from crawler.extraction import ExtractedPage, extract_page, extract_page_bytes
 from crawler.workers import WorkerPool
 
+# The meta key that marks a feed's request (and the retries and redirects Scrapy makes of
+# it, which copy its meta), as opposed to a page's.
+FEED_REQUEST = "newswatch_feed"
+
 
 def failed_request(failure: Failure) -> Request:
     """Return the request an errback's failure is about."""

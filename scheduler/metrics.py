@@ -18,6 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from crawler.fetching import FEED_REQUEST
 from crawler.pipelines import NEW_BY_TOPIC_STAT
 from crawler.signals import feed_checked, store_failed
 from storage.records import CheckResult, SourceState
@@ -147,8 +148,7 @@ class CrawlMetrics:
         latency = request.meta.get("download_latency")
         if latency is None:
             return
-        callback = getattr(request.callback, "__name__", "")
-        kind = "feed" if callback == "parse_feed" else "page"
+        kind = "feed" if request.meta.get(FEED_REQUEST) else "page"
         self.metrics.fetch_seconds.labels(kind=kind).observe(float(latency))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:

@@ -86,3 +86,66 @@ def test_per_host_and_concurrency_are_never_exceeded(
         assert total <= in_flight.peak_total <= sum(in_flight.peak.values()), in_flight.peak
     else:  # the global limit binds
         assert in_flight.peak_total == total, in_flight.peak
+
+
+def test_a_host_at_its_limit_holds_no_place_from_the_other_hosts(
+    tmp_path: Path, servers: tuple[list[FeedServer], InFlight]
+) -> None:
+    """Feeds listed host by host: the second host's feeds are fetched without waiting.
+
+    With per_host 1, a request for a host already at its limit would wait in the
+    downloader's queue, holding a place of the global limit: the other hosts' feeds
+    would then wait for the whole slow host.
+    """
+    started, in_flight = servers
+    slow, fast = started[0], started[1]
+    for number in range(FEEDS_PER_HOST):
+        fast.clear_fault(f"/{number}.xml")
+    config = write_config(tmp_path, [slow, fast], concurrency=2, per_host=1)
+    done = run_command(config, "poll")
+    assert done.returncode == 0, done.stderr
+    assert f"fetched: {2 * FEEDS_PER_HOST}" in done.stdout, done.stdout
+    first_slow = min(request.time for request in slow.requests())
+    fast_times = [request.time for request in fast.requests()]
+    assert len(fast_times) == FEEDS_PER_HOST
+    # Every fast feed was asked for while the first slow answer was still out.
+    assert max(fast_times) < first_slow + SLOW_S, (first_slow, fast_times)
+    assert in_flight.peak[HOSTS[0]] == 1 and in_flight.peak_total == 2, in_flight.peak
+
+
+def test_page_requests_count_toward_the_concurrency_limit(
+    tmp_path: Path, servers: tuple[list[FeedServer], InFlight]
+) -> None:
+    """Feeds with `full_text` fetch their pages while other feeds are still being polled:
+    pages and feeds together stay within `concurrency`."""
+    started, in_flight = servers
+    pages, feeds = started[0], started[1]
+    when = datetime.now(UTC)
+    for number in range(FEEDS_PER_HOST):
+        entries = [
+            Entry(f"{number}-{n}", f"Story {number}-{n}", pages.url(f"/p/{number}-{n}"), "T.", when)
+            for n in range(2)
+        ]
+        feeds.set_feed(f"/{number}.xml", entries)
+        for entry in entries:
+            path = f"/p/{entry.guid}"
+            pages.set_page(
+                path, f"<html><body><article><p>{entry.title}.</p></article></body></html>"
+            )
+            pages.set_fault(path, "hang", delay=SLOW_S)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "{sqlite_url(config)}"\n\n'
+        "[daemon]\nconcurrency = 3\nper_host = 3\n\n[network]\nallow_private = true\n\n"
+        + "".join(
+            f'[[feeds]]\nname = "f{n}"\nurl = "{feeds.url(f"/{n}.xml")}"\nfull_text = true\n\n'
+            for n in range(FEEDS_PER_HOST)
+        ),
+        encoding="utf-8",
+    )
+    done = run_command(config, "poll")
+    assert done.returncode == 0, done.stderr
+    assert pages.count() == 2 * FEEDS_PER_HOST, done.stderr
+    # Pages and feeds were out at once (the feeds answer slowly too), never above 3.
+    assert in_flight.peak_total == 3, in_flight.peak
+    assert in_flight.peak[HOSTS[0]] >= 1 and in_flight.peak[HOSTS[1]] >= 1, in_flight.peak

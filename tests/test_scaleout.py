@@ -257,7 +257,10 @@ def test_two_daemons_crawl_a_site_once_per_run(
         assert_clean_log(log)
     starts = sorted(r.time for r in feed_server.requests("/world/"))
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    # Two daemons each running the site would put two runs inside some interval.
-    assert min(gaps) >= 0.9 * SITE_INTERVAL_S - 0.3, gaps
+    # Two daemons each running the site on its own timer would put two runs inside
+    # some interval: their gaps would alternate d and interval - d, one of them at most
+    # half an interval. A tick that runs late (a loaded machine) shortens the gap after
+    # it by its delay, which the margin above one half allows for.
+    assert min(gaps) >= 0.6 * SITE_INTERVAL_S, gaps
     assert any("another daemon has run it" in log for _, _, log in outcomes)
     assert feed_server.count(article.path) == 1

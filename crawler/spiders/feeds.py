@@ -17,11 +17,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import options, resources
+from crawler.dispatch import Dispatcher
 from crawler.exceptions import FeedError
 from crawler.failures import describe_failure
 from crawler.feed_scan import entry_ids
 from crawler.feeds import FeedEntry
 from crawler.fetching import (
+    FEED_REQUEST,
     extract_response,
     failed_request,
     permanent_redirect,
@@ -137,6 +139,7 @@ class FeedSpider(Spider):
         self.dedupe = dedupe
         self._polls: dict[int, _Poll] = {}
         self._store_errors: dict[int, str] = {}
+        self._dispatcher: Dispatcher | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FeedSpider:
@@ -161,24 +164,53 @@ class FeedSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        """Request every feed, sending the stored validators (RFC 9110, section 13.1)."""
+        """Poll every feed, and yield the items and page requests their responses give.
+
+        The feed requests go straight to Scrapy's downloader (`crawler.dispatch`); the
+        items go on to the pipelines, the page requests to the scheduler.
+        """
         for source in self.sources:
-            headers = {"Accept": _ACCEPT}
-            if source.etag:
-                headers["If-None-Match"] = source.etag
-            if source.last_modified:
-                headers["If-Modified-Since"] = source.last_modified
             self._polls[source.id] = _Poll()
-            yield Request(
-                source.url,
-                headers=headers,
-                callback=self.parse_feed,
-                errback=self.feed_failed,
-                cb_kwargs={"source": source},
-                meta={"handle_httpstatus_list": [304]},
-                # Two sources may share a URL; Scrapy's dupefilter would drop the second.
-                dont_filter=True,
-            )
+        requests = [self._feed_request(source) for source in self.sources]
+        self._dispatcher = Dispatcher(self.crawler, requests, self._feed_outcome, self._abandoned)
+        async for output in self._dispatcher.outputs():
+            yield output
+
+    @staticmethod
+    def _feed_request(source: SourceState) -> Request:
+        """Request the feed, sending the stored validators (RFC 9110, section 13.1)."""
+        headers = {"Accept": _ACCEPT}
+        if source.etag:
+            headers["If-None-Match"] = source.etag
+        if source.last_modified:
+            headers["If-Modified-Since"] = source.last_modified
+        return Request(
+            source.url,
+            headers=headers,
+            cb_kwargs={"source": source},
+            meta={"handle_httpstatus_list": [304], FEED_REQUEST: True},
+            # Two sources may share a URL; Scrapy's dupefilter would drop the second.
+            dont_filter=True,
+        )
+
+    async def _feed_outcome(
+        self, request: Request, outcome: Response | Failure
+    ) -> AsyncIterator[Any]:
+        """Handle a feed's response (`parse_feed`) or failure (`feed_failed`)."""
+        if isinstance(outcome, Failure):
+            self.feed_failed(outcome)
+            return
+        async for output in self.parse_feed(outcome, request.cb_kwargs["source"]):
+            yield output
+
+    def _abandoned(self, request: Request) -> None:
+        """Forget the check of a feed whose items or page requests were never yielded.
+
+        The crawl stopped first: recorded, with its new validators, the feed would not
+        give those entries again.
+        """
+        source: SourceState = request.cb_kwargs["source"]
+        self._polls[source.id].result = None
 
     async def parse_feed(self, response: Response, source: SourceState) -> AsyncIterator[Any]:
         """Handle a feed response: 304, or parse and yield the entries not seen before."""
@@ -360,6 +392,8 @@ class FeedSpider(Spider):
         A feed whose page fetches were cut short by a stop is not recorded: it stays due,
         keeps its old validators, and its remaining entries are fetched next time.
         """
+        if self._dispatcher is not None:
+            self._dispatcher.close()  # forgets the checks whose items were not yielded
         done = [
             self._unless_unstored(poll.result)
             for poll in self._polls.values()
