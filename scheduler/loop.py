@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from scrapy.utils.reactor import install_reactor
+from scrapy.utils.reactor import install_reactor, is_reactor_installed
 
 from crawler import collector
 
@@ -17,7 +17,10 @@ REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 def event_loop() -> asyncio.AbstractEventLoop:
     """Install the asyncio reactor (once) and return its event loop."""
-    install_reactor(REACTOR)
+    if not is_reactor_installed():
+        # Not called again once installed: Scrapy's install_reactor would make and set a
+        # new current event loop before finding the reactor there, a loop nothing closes.
+        install_reactor(REACTOR)
     from twisted.internet import reactor
 
     running: Any = reactor

@@ -8,7 +8,7 @@ limits end to end, against servers counting the requests they are answering.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from types import SimpleNamespace
 from typing import Any
 
@@ -74,6 +74,16 @@ def requests(*urls: str) -> list[Request]:
     return [Request(url, meta={"handle_httpstatus_list": [304]}) for url in urls]
 
 
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """Run the scenario on a loop of its own, leaving the process's current event loop
+    as it is (asyncio.run unsets it)."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(scenario)
+    finally:
+        loop.close()
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -108,7 +118,7 @@ def test_hosts_take_turns_within_both_limits() -> None:
         assert sorted(rest) == ["http://a/2", "http://a/3", "http://c/1"]
         assert engine.started[4:] == ["http://a/3"]
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_requests_the_crawl_has_in_the_downloader_count_toward_the_limit() -> None:
@@ -132,7 +142,7 @@ def test_requests_the_crawl_has_in_the_downloader_count_toward_the_limit() -> No
         await settle()
         assert engine.active == set(pages[1:])  # the feeds' downloads were cancelled
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_status_the_request_does_not_handle_is_an_http_error() -> None:
@@ -154,7 +164,7 @@ def test_a_status_the_request_does_not_handle_is_an_http_error() -> None:
         assert isinstance(down, Failure) and isinstance(down.value, ConnectionRefusedError)
         assert down.request.url == "http://c/down"
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 @pytest.mark.parametrize("closing", ["generator", "crawl"])
@@ -189,7 +199,7 @@ def test_closed_early_it_cancels_downloads_and_reports_what_was_not_yielded(clos
         assert sorted(abandoned) == ["http://a/1", "http://b/1"]
         assert engine.active == set()  # the download was cancelled
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 async def _chain(first: asyncio.Future[Any], rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -221,4 +231,4 @@ def test_every_request_is_started_once(per_host: int) -> None:
         await answering
         assert sorted(got) == sorted(urls) and sorted(engine.started) == sorted(urls)
 
-    asyncio.run(scenario())
+    run(scenario())
