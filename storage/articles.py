@@ -88,7 +88,9 @@ def _store(
             pending.append(record)
             pending_fps.append(fp)
     plan = _plan(pending, *_existing_articles(session, pending))
-    inserted = _insert_articles(session, [pending[i] for i in plan.fresh], now)
+    inserted = _insert_articles(
+        session, [pending[i] for i in plan.fresh], [pending_fps[i] for i in plan.fresh], now
+    )
     article_ids = _resolve(session, pending, plan, inserted) if pending else []
     fresh = set(plan.fresh)
     linked = near_duplicates.link(
@@ -99,6 +101,7 @@ def _store(
             if pending[i].canonical_url in inserted
         ],
         dedupe,
+        inserted=True,
     )
     # A new URL of a stored article with other text revises it (rung 5), sighting and all.
     url_revisions = {
@@ -352,9 +355,13 @@ def _existing_articles(
 
 
 def _insert_articles(
-    session: Session, records: Sequence[ArticleRecord], now: datetime
+    session: Session,
+    records: Sequence[ArticleRecord],
+    prints: Sequence[near_duplicates.Fingerprint | None],
+    now: datetime,
 ) -> dict[str, int]:
-    """Insert new articles; return the ids of those this call stored, by canonical URL."""
+    """Insert new articles, with their signatures; return the ids of those this call
+    stored, by canonical URL."""
     if not records:
         return {}
     rows = [
@@ -374,10 +381,13 @@ def _insert_articles(
             "updated_at": now,
             "revision": 1,
             "content_hash": r.content_hash,
+            "signature": near_duplicates.packed(fp),
         }
         # One order for every writer: concurrent batches then wait on each other's rows
         # instead of deadlocking on PostgreSQL.
-        for r in sorted(records, key=lambda r: r.canonical_url)
+        for r, fp in sorted(
+            zip(records, prints, strict=True), key=lambda pair: pair[0].canonical_url
+        )
     ]
     stmt = insert_ignoring_conflicts(session, Article).returning(Article.id, Article.canonical_url)
     return {url: article_id for article_id, url in session.execute(stmt, rows)}

@@ -20,6 +20,7 @@ salts per process), so daemons and `newswatch dedupe rebuild` compute the same v
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import struct
 import unicodedata
@@ -93,7 +94,9 @@ def unpack(data: bytes) -> tuple[int, ...]:
 
 def estimate(a: Sequence[int], b: Sequence[int]) -> float:
     """Return the Jaccard similarity two signatures estimate."""
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+    if len(a) != len(b):
+        raise ValueError("minhash: signatures of different lengths")
+    return sum(map(operator.eq, a, b)) / len(a)  # a third of a generator's time
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -48,18 +48,21 @@ def link(
     session: Session,
     articles: Sequence[tuple[int, Fingerprint | None]],
     settings: DedupeSettings,
+    *,
+    inserted: bool = False,
 ) -> dict[int, int]:
     """Fingerprint and index these articles; return article id -> the article it repeats.
 
     Each article is compared with the indexed articles of lower id, the ones of this call
     included, so a batch resolves as if its articles came one by one in id order. Their
     signatures, `duplicate_of` and band rows are rewritten; `duplicate_of` always names
-    an article that is no duplicate itself.
+    an article that is no duplicate itself. Articles `inserted` in this transaction were
+    inserted with their signatures (`packed`) and have no band rows to remove yet.
     """
     ordered = sorted(articles, key=lambda pair: pair[0])
-    ids = [article_id for article_id, _ in ordered]
-    for chunk in chunked(ids):
-        session.execute(delete(ArticleBand).where(ArticleBand.article_id.in_(chunk)))
+    if not inserted:
+        for chunk in chunked([article_id for article_id, _ in ordered]):
+            session.execute(delete(ArticleBand).where(ArticleBand.article_id.in_(chunk)))
     stored = _buckets(session, {b for _, fp in ordered if fp for b in fp.buckets})
     texts = _Texts(session, settings)
     # The stored candidates of every article, read in one go: whatever the batch adds, an
@@ -87,7 +90,8 @@ def link(
             continue
         hits = stored_hits[article_id]
         for bucket in fp.buckets:
-            hits.update(in_batch.get(bucket, ()))
+            if shared := in_batch.get(bucket):
+                hits.update(shared)
         ranked = _ranked(hits)
         texts.prefetch(ranked)
         original = _best(fp, ranked, texts, settings)
@@ -101,10 +105,11 @@ def link(
     rows = [
         {
             "b_id": article_id,
-            "b_signature": minhash.pack(fp.signature) if fp else None,
+            "b_signature": packed(fp),
             "b_duplicate_of": duplicate_of.get(article_id),
         }
         for article_id, fp in ordered
+        if not inserted or article_id in duplicate_of
     ]
     if rows:
         stmt = (
@@ -140,9 +145,7 @@ def reindex(session: Session, articles: Sequence[tuple[int, Fingerprint | None]]
             for bucket in fp.buckets
         ],
     )
-    rows = [
-        {"b_id": i, "b_signature": minhash.pack(fp.signature) if fp else None} for i, fp in articles
-    ]
+    rows = [{"b_id": i, "b_signature": packed(fp)} for i, fp in articles]
     if rows:
         stmt = (
             update(Article)
@@ -211,6 +214,11 @@ def pruned_fingerprint(signature: bytes | None) -> Fingerprint | None:
         return None
     unpacked = minhash.unpack(signature)
     return Fingerprint(frozenset(), unpacked, tuple(minhash.buckets(unpacked)))
+
+
+def packed(fp: Fingerprint | None) -> bytes | None:
+    """Return the fingerprint's signature as the articles table stores it."""
+    return minhash.pack(fp.signature) if fp else None
 
 
 def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:

@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 
 from crawler.fingerprints import content_hash
 from crawler.urls import canonical_url
+from storage import minhash
 from storage.articles import store_articles
 from storage.db import Database
 from storage.export_rows import export_rows
+from storage.fingerprints import fingerprint
 from storage.models import Article, ArticleBand, Sighting
 from storage.near_duplicates import rebuild
 from storage.records import ArticleRecord, DedupeSettings, SourceSpec, StoreStats
@@ -153,7 +155,16 @@ def test_near_duplicates_within_one_batch_and_third_copy(
     assert len(originals) == 1 and links[originals.pop()] is None
     with database.session() as session:
         indexed = set(session.scalars(select(ArticleBand.article_id)))
+        stored = {
+            text: signature
+            for text, signature in session.execute(select(Article.text, Article.signature))
+        }
     assert indexed == {i for i, original in links.items() if original is None}
+    # Every article keeps its signature, near duplicates too: the screen of later
+    # candidates and `dedupe rebuild` of pruned articles read it.
+    for text, signature in stored.items():
+        found = fingerprint(text, DedupeSettings())
+        assert found is not None and signature == minhash.pack(found.signature)
 
 
 def test_a_corrected_article_is_an_update(database: Database, sources: dict[str, int]) -> None:
