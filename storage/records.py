@@ -36,6 +36,10 @@ class SourceState:
     error_count: int
     body_hash: str | None = None  # of the last body processed
     failing_since: datetime | None = None  # first error of the current run of errors
+    # Checked before: it may have sightings. A source never checked has none (or, after
+    # a crash between storing its entries and recording its check, ones the store's
+    # unique keys still turn away), so its entries need not be looked up.
+    checked: bool = True
 
 
 @dataclass(frozen=True, slots=True)

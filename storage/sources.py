@@ -211,6 +211,7 @@ STATE_COLUMNS = (
     Source.error_count,
     Source.body_hash,
     Source.failing_since,
+    Source.last_checked_at,
 )
 # What recording a check reads of a source, besides what it sets regardless.
 _CHECK_COLUMNS = (
@@ -235,6 +236,7 @@ def _state(row: Source | Row[*tuple[Any, ...]]) -> SourceState:
         error_count=row.error_count,
         body_hash=row.body_hash,
         failing_since=row.failing_since,
+        checked=row.last_checked_at is not None,
     )
 
 

@@ -78,6 +78,18 @@ def test_due_sources_oldest_first_with_limit(database: Database) -> None:
     assert names(due_sources(database, NOW + 2 * MINUTE)) == ["b", "c"]
 
 
+def test_a_source_counts_as_checked_from_its_first_check(database: Database) -> None:
+    """A feed never checked has no sightings, so a poll skips looking its entries up."""
+    specs = [SourceSpec(name, "feed", f"http://{name}.test/") for name in ("a", "b")]
+    sync_sources(database, specs, 600, NOW)
+    states = due_sources(database, NOW)
+    assert [state.checked for state in states] == [False, False]
+    failed = CheckResult(states[0].id, NOW, None, error="connection refused", next_check_at=NOW)
+    record_checks(database, [failed])
+    checked = {state.name: state.checked for state in due_sources(database, NOW)}
+    assert checked == {"a": True, "b": False}
+
+
 def test_named_sources_are_returned_due_or_not(database: Database) -> None:
     specs = [
         SourceSpec("a", "feed", "http://a.test/"),

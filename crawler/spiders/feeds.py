@@ -472,7 +472,7 @@ class FeedSpider(Spider):
         """
         keys = [entry.key for entry in entries if entry.key not in asked]
         known: set[str] = set()
-        if keys:
+        if keys and source.checked:  # a source never checked has no sightings
             known = await asyncio.to_thread(known_entry_keys, self.database, source.id, keys)
         known.update(found)
         unseen: list[FeedEntry] = []
