@@ -7,7 +7,9 @@
 
 A local server (bench/pollserver.py, its own process, so its CPU is nobody's) serves
 1,000 RSS feeds of 50 entries each (titles of about 80 characters, HTML descriptions
-of about 400), with ETags and 304s. Each contender runs three cycles from a fresh state:
+of about 400), with ETags and 304s. Each contender runs three cycles from a fresh
+state, the contenders taking turns cycle by cycle (so that a machine whose speed drifts
+weighs on all of them alike):
 
 - full: every feed is new;
 - typical: one feed in ten has two new entries, the rest answer 304;
@@ -234,41 +236,49 @@ def set_state(server: Connection, state: str) -> None:
 
 def run_cycles(
     server: Connection,
-    cycle: Callable[[], tuple[Figures, str]],
-    name: str,
+    cycles: dict[str, Callable[[], tuple[Figures, str]]],
     feeds: int,
     repeats: int,
-) -> dict[str, Figures]:
-    results: dict[str, Figures] = {}
+) -> dict[str, dict[str, Figures]]:
+    """Run each cycle for every contender in turn, and return each one's figures.
+
+    The contenders take turns cycle by cycle (all of them full, then all typical, then
+    all steady) rather than one after the other, so that a machine whose speed drifts
+    over minutes (a shared host) weighs on each contender's figures alike.
+    """
+    results: dict[str, dict[str, Figures]] = {name: {} for name in cycles}
     set_state(server, "base")
     for label in CYCLES:
         if label == "typical":
             set_state(server, "typical")
-        # The steady cycle leaves the state as it found it, so it can run again: every
-        # contender's best of `repeats` runs, with the highest memory of them all.
-        runs = [cycle() for _ in range(repeats if label == "steady" else 1)]
-        for figures, said in runs:
-            print(
-                f"  {name:<10} {label:<8} wall {figures.wall_s:7.2f} s  cpu {figures.cpu_s:7.2f} s"
-                f"  pss {figures.pss_mb:6.0f} MB  rss {figures.rss_mb:6.0f} MB"
-                f"  answered {_statuses(figures.answered)}  ({said})",
-                flush=True,
+        for name, cycle in cycles.items():
+            # The steady cycle leaves the state as it found it, so it can run again: each
+            # contender's best of `repeats` runs, with the highest memory of them all.
+            runs = [cycle() for _ in range(repeats if label == "steady" else 1)]
+            for figures, said in runs:
+                print(
+                    f"  {name:<10} {label:<8} wall {figures.wall_s:7.2f} s"
+                    f"  cpu {figures.cpu_s:7.2f} s  pss {figures.pss_mb:6.0f} MB"
+                    f"  rss {figures.rss_mb:6.0f} MB  answered {_statuses(figures.answered)}"
+                    f"  ({said})",
+                    flush=True,
+                )
+            figures = dataclasses.replace(
+                min((figures for figures, _ in runs), key=lambda f: f.wall_s),
+                pss_mb=max(f.pss_mb for f, _ in runs),
+                rss_mb=max(f.rss_mb for f, _ in runs),
             )
-        figures = dataclasses.replace(
-            min((figures for figures, _ in runs), key=lambda f: f.wall_s),
-            pss_mb=max(f.pss_mb for f, _ in runs),
-            rss_mb=max(f.rss_mb for f, _ in runs),
-        )
-        results[label] = figures
-        expected = {"full": feeds, "typical": pollserver.changed_feeds(feeds), "steady": 0}
-        fetched = figures.answered.get(200, 0)
-        if fetched != expected[label]:
-            # A contender that fetched other than what the cycle asks for measured other
-            # work (refused requests, say, or whole feeds where a 304 would do).
-            print(
-                f"  NOTE {name} {label}: {fetched} feeds answered 200, {expected[label]} changed",
-                flush=True,
-            )
+            results[name][label] = figures
+            expected = {"full": feeds, "typical": pollserver.changed_feeds(feeds), "steady": 0}
+            fetched = figures.answered.get(200, 0)
+            if fetched != expected[label]:
+                # A contender that fetched other than what the cycle asks for measured
+                # other work (refused requests, say, or whole feeds where a 304 would do).
+                print(
+                    f"  NOTE {name} {label}: {fetched} feeds answered 200,"
+                    f" {expected[label]} changed",
+                    flush=True,
+                )
     return results
 
 
@@ -342,23 +352,20 @@ def compare(feeds: int, only: list[str], repeats: int) -> None:
     ):
         workdir = Path(tmp)
         print(f"{feeds} feeds of {pollserver.ENTRIES} entries at {base_url}; workdir {tmp}")
-        results: dict[str, dict[str, Figures]] = {}
+        cycles: dict[str, Callable[[], tuple[Figures, str]]] = {}
+        contenders: list[Contender] = []
         if "newswatch" in only:
             (workdir / "newswatch").mkdir()
             config = write_config(workdir / "newswatch", base_url, feeds)
             log = str(workdir / "newswatch" / "newswatch.log")
-            contender = Contender(_newswatch, str(config), log)
-            results["newswatch"] = run_cycles(
-                server, lambda: contender.measure(server), "newswatch", feeds, repeats
-            )
-            contender.close()
+            ours = Contender(_newswatch, str(config), log)
+            contenders.append(ours)
+            cycles["newswatch"] = lambda: ours.measure(server)
         if "feedparser" in only:
             urls = [f"{base_url}{pollserver.feed_path(n)}" for n in range(feeds)]
-            contender = Contender(_feedparser, urls)
-            results["feedparser"] = run_cycles(
-                server, lambda: contender.measure(server), "feedparser", feeds, repeats
-            )
-            contender.close()
+            loop = Contender(_feedparser, urls)
+            contenders.append(loop)
+            cycles["feedparser"] = lambda: loop.measure(server)
         if "newsboat" in only:
             if shutil.which("newsboat") is None:
                 print("  newsboat not installed (apt-get install -y newsboat): skipped")
@@ -366,9 +373,12 @@ def compare(feeds: int, only: list[str], repeats: int) -> None:
                 boat = workdir / "newsboat"
                 boat.mkdir()
                 write_newsboat_files(boat, base_url, feeds)
-                results["newsboat"] = run_cycles(
-                    server, lambda: _newsboat_cycle(boat, server), "newsboat", feeds, repeats
-                )
+                cycles["newsboat"] = lambda: _newsboat_cycle(boat, server)
+        try:
+            results = run_cycles(server, cycles, feeds, repeats)
+        finally:
+            for contender in contenders:
+                contender.close()
         report(results)
 
 

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.models import Article, Sighting
 from storage.records import SeenEntry
-from storage.sql import chunked, index_key, insert_ignoring_conflicts, storable_text
+from storage.sql import (
+    chunked,
+    driver_value,
+    index_key,
+    insert_ignoring_conflicts,
+    insert_plain_rows,
+    storable_text,
+)
 
 
 def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[str]:
@@ -68,19 +75,15 @@ def record_rejected(db: Database, entries: Sequence[SeenEntry], now: datetime) -
     """
     if not entries:
         return
-    rows = [
-        {
-            "article_id": None,
-            "source_id": e.source_id,
-            "entry_key": index_key(e.entry_key),
-            "url": storable_text(e.url),
-            "seen_at": now,
-        }
-        for e in entries
-    ]
 
     def work(session: Session) -> None:
-        for chunk in chunked(rows):
-            session.execute(insert_ignoring_conflicts(session, Sighting), list(chunk))
+        seen_at = driver_value(session, Sighting.__table__.c.seen_at, now)
+        rows = [
+            (e.source_id, index_key(e.entry_key), storable_text(e.url), seen_at) for e in entries
+        ]
+        # Straight through the driver: SQLAlchemy's processing of each row's parameters
+        # cost more than the insert (a full poll of 1,000 feeds rejects some 36,000).
+        columns = ("source_id", "entry_key", "url", "seen_at")
+        insert_plain_rows(session, insert_ignoring_conflicts(session, Sighting), columns, rows)
 
     db.write(work)

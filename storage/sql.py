@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Result
+from sqlalchemy import CursorResult, Result, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -51,18 +51,21 @@ def insert_ignoring_conflicts(session: Session, table: Any) -> Insert:
 
 
 def insert_plain_rows(
-    session: Session, stmt: Insert, columns: Sequence[str], rows: Sequence[tuple[int, ...]]
+    session: Session, stmt: Insert, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Execute an INSERT of many rows of plain integers straight through the driver.
+    """Execute an INSERT of many rows of plain values straight through the driver.
 
-    `rows` are tuples of the `columns`. SQLAlchemy processes each row's parameters before
-    the driver's executemany; for the near-duplicate index, twenty rows of two integers
-    per article, that costs more than the write itself. Integers need no processing, so
-    the compiled statement goes to the driver as it is.
+    `rows` are tuples of the `columns`, in the form the driver takes: integers, text,
+    None, or a value made so by `driver_value`. SQLAlchemy processes each row's
+    parameters before the driver's executemany; for the near-duplicate index, twenty
+    rows of two integers per article, that costs more than the write itself. Such values
+    need no processing, so the compiled statement goes to the driver as it is.
     """
     if not rows:
         return
     connection = session.connection()
+    table = stmt.table
+    stmt = stmt.values({name: bindparam(name, type_=table.c[name].type) for name in columns})
     compiled = stmt.compile(dialect=connection.dialect)
     params: list[Any]
     if compiled.positional and compiled.positiontup is not None:  # SQLite's "?" style
@@ -75,6 +78,14 @@ def insert_plain_rows(
     else:  # named parameters, as psycopg's "%(name)s"
         params = [dict(zip(columns, row, strict=True)) for row in rows]
     connection.exec_driver_sql(str(compiled), params)
+
+
+def driver_value(session: Session, column: Any, value: Any) -> Any:
+    """Return `value` as the column's type hands it to the driver (for `insert_plain_rows`):
+    an aware datetime as SQLite's UTC text, say."""
+    dialect = session.get_bind().dialect
+    processor = column.type.bind_processor(dialect)
+    return processor(value) if processor is not None else value
 
 
 def rowcount(result: Result[Any]) -> int:
