@@ -20,7 +20,7 @@ per-host slots. What the scheduler did for the spider is done here:
 - responses waiting to be handled hold back new downloads once their bytes pass
   SCRAPER_SLOT_MAX_ACTIVE_SIZE, like the scraper's slot;
 - a response with a status the request does not handle becomes an `HttpError` failure,
-  like HttpErrorMiddleware.
+  as Scrapy's HttpErrorMiddleware (asked here) decides.
 
 `Dispatcher.outputs` yields whatever the handler makes of each response or failure
 (items, further requests): the spider's `start` yields them on, to the pipelines and
@@ -40,7 +40,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.spidermiddlewares.httperror import HttpError, HttpErrorMiddleware
 from twisted.python.failure import Failure
 
 # How often the dispatcher looks for room when nothing it waits on has told it: a page
@@ -77,8 +77,8 @@ class Dispatcher:
             "CONCURRENT_REQUESTS_PER_DOMAIN"
         )
         self._max_backlog = settings.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")
-        self._handled = settings.getlist("HTTPERROR_ALLOWED_CODES")
-        self._handle_all = settings.getbool("HTTPERROR_ALLOW_ALL")
+        # Scrapy's own judge of which statuses a callback is given (meta, settings, spider).
+        self._http_errors = HttpErrorMiddleware.from_crawler(crawler)
         self._handle = handle
         self._abandoned = abandoned
         # Requests not started yet, by download slot; the hosts that may start one now.
@@ -110,7 +110,7 @@ class Dispatcher:
                     request, output = self._outputs.popleft()
                     self._undelivered[request] -= 1
                     yield output
-                if not (self._left or self._tasks or self._outputs):
+                if not (self._left or self._tasks):
                     return
                 self._wake.clear()
                 recheck = asyncio.get_running_loop().call_later(_RECHECK_S, self._wake.set)
@@ -187,8 +187,10 @@ class Dispatcher:
         size = 0
         if isinstance(outcome, Response):
             size = max(len(outcome.body), _MIN_RESPONSE_SIZE)
-            if not self._allowed(outcome):
-                outcome = Failure(HttpError(outcome, "Ignoring non-200 response"))
+            try:
+                self._http_errors.process_spider_input(outcome)
+            except HttpError:
+                outcome = Failure()
                 outcome.request = request  # type: ignore[attr-defined]
         self._backlog += size
         try:
@@ -200,14 +202,3 @@ class Dispatcher:
             self._log.error("Spider error processing %s", request, exc_info=True)
         finally:
             self._backlog -= size
-
-    def _allowed(self, response: Response) -> bool:
-        """Whether HttpErrorMiddleware would pass the response to the callback."""
-        if 200 <= response.status < 300:
-            return True
-        meta = response.meta
-        if meta.get("handle_httpstatus_all", False):
-            return True
-        if "handle_httpstatus_list" in meta:
-            return response.status in meta["handle_httpstatus_list"]
-        return self._handle_all or response.status in self._handled

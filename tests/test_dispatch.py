@@ -67,6 +67,7 @@ def crawler(engine: Engine, **settings: Any) -> Any:
         signals=engine.signals,
         settings=Settings(values),
         spidercls=SimpleNamespace(name="test"),
+        spider=None,
     )
 
 
@@ -96,27 +97,33 @@ async def echo(request: Request, outcome: Response | Failure) -> AsyncIterator[A
 def test_hosts_take_turns_within_both_limits() -> None:
     async def scenario() -> None:
         engine = Engine(SignalManager())
-        urls = ["http://a/1", "http://a/2", "http://a/3", "http://b/1", "http://c/1"]
+        urls = [
+            "http://a.example/1",
+            "http://a.example/2",
+            "http://a.example/3",
+            "http://b.example/1",
+            "http://c.example/1",
+        ]
         dispatcher = Dispatcher(crawler(engine), requests(*urls), echo, lambda _: None)
         outputs = dispatcher.outputs()
         pending = asyncio.ensure_future(anext(outputs))
         await settle()
         # One request per host (per_host 1), three in all: b and c before a's second.
-        assert engine.started == ["http://a/1", "http://b/1", "http://c/1"]
-        engine.finish("http://b/1")
-        assert (await pending)[0] == "http://b/1"
+        assert engine.started == ["http://a.example/1", "http://b.example/1", "http://c.example/1"]
+        engine.finish("http://b.example/1")
+        assert (await pending)[0] == "http://b.example/1"
         pending = asyncio.ensure_future(anext(outputs))
         await settle()
         assert engine.started[3:] == []  # a is at its limit; b and c have nothing left
-        engine.finish("http://a/1")
-        assert (await pending)[0] == "http://a/1"
+        engine.finish("http://a.example/1")
+        assert (await pending)[0] == "http://a.example/1"
         await settle()
-        assert engine.started[3:] == ["http://a/2"]
-        for url in ("http://c/1", "http://a/2", "http://a/3"):
+        assert engine.started[3:] == ["http://a.example/2"]
+        for url in ("http://c.example/1", "http://a.example/2", "http://a.example/3"):
             engine.finish(url)
         rest = [url async for url, _ in outputs]
-        assert sorted(rest) == ["http://a/2", "http://a/3", "http://c/1"]
-        assert engine.started[4:] == ["http://a/3"]
+        assert sorted(rest) == ["http://a.example/2", "http://a.example/3", "http://c.example/1"]
+        assert engine.started[4:] == ["http://a.example/3"]
 
     run(scenario())
 
@@ -124,18 +131,18 @@ def test_hosts_take_turns_within_both_limits() -> None:
 def test_requests_the_crawl_has_in_the_downloader_count_toward_the_limit() -> None:
     async def scenario() -> None:
         engine = Engine(SignalManager())
-        pages = requests("http://p/1", "http://p/2")
+        pages = requests("http://p.example/1", "http://p.example/2")
         engine.active.update(pages)  # page requests the scheduler started
-        urls = ["http://a/1", "http://b/1", "http://c/1"]
+        urls = ["http://a.example/1", "http://b.example/1", "http://c.example/1"]
         dispatcher = Dispatcher(crawler(engine), requests(*urls), echo, lambda _: None)
         outputs = dispatcher.outputs()
         pending = asyncio.ensure_future(anext(outputs))
         await settle()
-        assert engine.started == ["http://a/1"]  # 2 pages + 1 feed = 3
+        assert engine.started == ["http://a.example/1"]  # 2 pages + 1 feed = 3
         engine.active.discard(pages[0])
         engine.signals.send_catch_log(signals.request_left_downloader, request=pages[0])
         await settle()
-        assert engine.started == ["http://a/1", "http://b/1"]
+        assert engine.started == ["http://a.example/1", "http://b.example/1"]
         pending.cancel()  # a stop: the engine cancels the task waiting for start()
         with pytest.raises(asyncio.CancelledError):
             await pending
@@ -148,21 +155,21 @@ def test_requests_the_crawl_has_in_the_downloader_count_toward_the_limit() -> No
 def test_a_status_the_request_does_not_handle_is_an_http_error() -> None:
     async def scenario() -> None:
         engine = Engine(SignalManager())
-        urls = ["http://a/gone", "http://b/same", "http://c/down"]
+        urls = ["http://a.example/gone", "http://b.example/same", "http://c.example/down"]
         dispatcher = Dispatcher(crawler(engine), requests(*urls), echo, lambda _: None)
         outputs = dispatcher.outputs()
         pending = asyncio.ensure_future(anext(outputs))
         await settle()
-        engine.finish("http://a/gone", 410)
-        engine.finish("http://b/same", 304)
-        engine.finish("http://c/down", ConnectionRefusedError("refused"))
+        engine.finish("http://a.example/gone", 410)
+        engine.finish("http://b.example/same", 304)
+        engine.finish("http://c.example/down", ConnectionRefusedError("refused"))
         got = {url: outcome async for url, outcome in _chain(pending, outputs)}
-        gone, down = got["http://a/gone"], got["http://c/down"]
+        gone, down = got["http://a.example/gone"], got["http://c.example/down"]
         assert isinstance(gone, Failure) and isinstance(gone.value, HttpError)
-        assert gone.value.response.status == 410 and gone.request.url == "http://a/gone"
-        assert isinstance(got["http://b/same"], Response)
+        assert gone.value.response.status == 410 and gone.request.url == "http://a.example/gone"
+        assert isinstance(got["http://b.example/same"], Response)
         assert isinstance(down, Failure) and isinstance(down.value, ConnectionRefusedError)
-        assert down.request.url == "http://c/down"
+        assert down.request.url == "http://c.example/down"
 
     run(scenario())
 
@@ -177,16 +184,16 @@ def test_closed_early_it_cancels_downloads_and_reports_what_was_not_yielded(clos
             yield f"{request.url} first"
             yield f"{request.url} second"
 
-        urls = ["http://a/1", "http://b/1", "http://c/1"]
+        urls = ["http://a.example/1", "http://b.example/1", "http://c.example/1"]
         dispatcher = Dispatcher(
             crawler(engine), requests(*urls), two_items, lambda r: abandoned.append(r.url)
         )
         outputs = dispatcher.outputs()
         pending = asyncio.ensure_future(anext(outputs))
         await settle()
-        engine.finish("http://a/1")
-        assert await pending == "http://a/1 first"
-        engine.finish("http://b/1")
+        engine.finish("http://a.example/1")
+        assert await pending == "http://a.example/1 first"
+        engine.finish("http://b.example/1")
         await settle()
         # A stop with the second items of a/1 and b/1 still queued (b/1's first too), and
         # c/1 still downloading: the generator is closed, or the crawl closes (when the
@@ -196,7 +203,7 @@ def test_closed_early_it_cancels_downloads_and_reports_what_was_not_yielded(clos
         else:
             dispatcher.close()
         await settle()
-        assert sorted(abandoned) == ["http://a/1", "http://b/1"]
+        assert sorted(abandoned) == ["http://a.example/1", "http://b.example/1"]
         assert engine.active == set()  # the download was cancelled
 
     run(scenario())
@@ -212,7 +219,7 @@ async def _chain(first: asyncio.Future[Any], rest: AsyncIterator[Any]) -> AsyncI
 def test_every_request_is_started_once(per_host: int) -> None:
     async def scenario() -> None:
         engine = Engine(SignalManager())
-        urls = [f"http://h{n % 3}/{n}" for n in range(12)]
+        urls = [f"http://h{n % 3}.example/{n}" for n in range(12)]
 
         async def answer_all() -> None:
             while len(engine.started) < len(urls) or engine.active:
