@@ -40,6 +40,7 @@ def worker_pool(crawler: Crawler) -> WorkerPool:
     own: WorkerPool | None = getattr(crawler, "_newswatch_pool", None)
     if own is None:
         own = WorkerPool()
+        own.start()
         crawler._newswatch_pool = own  # type: ignore[attr-defined]
         crawler.signals.connect(own.close, signal=signals.engine_stopped)
     return own

@@ -29,6 +29,8 @@ T = TypeVar("T")
 _PRELOAD = ("crawler.preparation", "crawler.extraction", "crawler.sitemaps", "numpy")
 # How often a worker checks that the daemon that started it is still there.
 _OWNER_CHECK_S = 0.5
+# How long each warm-up task keeps its worker busy (see WorkerPool.start).
+_WARM_UP_S = 0.05
 
 
 class WorkerPool:
@@ -36,6 +38,7 @@ class WorkerPool:
 
     def __init__(self, workers: int | None = None, *, processes: bool = True) -> None:
         count = workers or os.cpu_count() or 1
+        self._count = count
         self._executor: Executor
         if processes:
             # Not a plain fork: the parent runs a reactor and database threads, and a forked
@@ -55,6 +58,23 @@ class WorkerPool:
     def __deepcopy__(self, memo: dict[int, object]) -> WorkerPool:
         # Scrapy deep-copies its settings per crawler; the pool is shared, not copied.
         return self
+
+    def start(self) -> None:
+        """Start the workers now, in a thread of their own, rather than on the first task.
+
+        A process pool starts its workers as tasks come; with a fork server the first one
+        waits for the server to import the worker modules (0.3 s here, more on a busy
+        machine). Left to the first task, that wait would be on the event loop, with every
+        download stopped. Call it before the crawl: the workers start while it sets up.
+        """
+        if isinstance(self._executor, ProcessPoolExecutor):
+            threading.Thread(target=self._warm_up, name="nw-pool-start", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        for _ in range(self._count):
+            # A task finding no idle worker starts one; each warm-up task keeps its worker
+            # busy long enough for the next to start another.
+            self._executor.submit(time.sleep, _WARM_UP_S)
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """Run `function(*args)` in the pool and return its result."""

@@ -184,6 +184,7 @@ def run_daemon(config: Config) -> None:
             forget_claims(database)  # a killed predecessor's: this daemon is the only one
         sync_config(config, database)
         pool = WorkerPool()
+        pool.start()
         try:
             daemon = Daemon(config, database, pool)
             loop.run(daemon.main)

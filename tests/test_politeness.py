@@ -105,11 +105,12 @@ def test_a_host_at_its_limit_holds_no_place_from_the_other_hosts(
     done = run_command(config, "poll")
     assert done.returncode == 0, done.stderr
     assert f"fetched: {2 * FEEDS_PER_HOST}" in done.stdout, done.stdout
-    first_slow = min(request.time for request in slow.requests())
+    slow_times = sorted(request.time for request in slow.requests())
     fast_times = [request.time for request in fast.requests()]
     assert len(fast_times) == FEEDS_PER_HOST
-    # Every fast feed was asked for while the first slow answer was still out.
-    assert max(fast_times) < first_slow + SLOW_S, (first_slow, fast_times)
+    # Every fast feed was asked for within the slow host's first two answers (it takes
+    # the first few milliseconds); waiting behind it, they would come after its fifth.
+    assert max(fast_times) < slow_times[0] + 2 * SLOW_S, (slow_times, fast_times)
     assert in_flight.peak[HOSTS[0]] == 1 and in_flight.peak_total == 2, in_flight.peak
 
 

@@ -8,12 +8,15 @@ out of the daemon.
 
 from __future__ import annotations
 
+import asyncio
+import operator
 import subprocess
 import sys
+import time
 
 import pytest
 
-from crawler.workers import _PRELOAD
+from crawler.workers import _PRELOAD, WorkerPool
 
 # Imported by the daemon only: SQLAlchemy and the ORM (storage), Scrapy and Twisted.
 DAEMON_ONLY = ("sqlalchemy", "scrapy", "twisted", "storage.db", "storage.models")
@@ -62,3 +65,19 @@ def test_a_signature_imports_numpy_where_it_is_computed() -> None:
         "minhash.signature(minhash.shingles('one two three four five'))"
     )
     assert "numpy" in loaded
+
+
+def test_a_started_pool_has_its_workers_before_any_task() -> None:
+    """`start` runs the workers up off the event loop, one per worker slot."""
+    pool = WorkerPool(2)
+    try:
+        pool.start()
+        processes = pool._executor._processes  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while len(processes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(processes) == 2
+        assert asyncio.run(pool.run(operator.add, 2, 3)) == 5
+        assert len(processes) == 2  # the task ran on a worker already there
+    finally:
+        pool.close()

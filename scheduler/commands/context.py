@@ -113,6 +113,7 @@ def run_poller(config: Config, work: Callable[[Poller], Awaitable[T]]) -> T:
     loop.event_loop()
     db = database(config, migrate_elsewhere=True)
     pool = WorkerPool()
+    pool.start()
     try:
         sync_config(config, db)
         poller = Poller(config, db, pool)
