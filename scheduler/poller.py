@@ -120,36 +120,40 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.MIN_INTERVAL: config.polling.min_interval_s,
             options.DISABLE_AFTER: config.polling.disable_after_s or 0,
             options.DEDUPE: config.dedupe,
-            options.FEEDS: {
-                **{
-                    feed.name: options.FeedOptions(
-                        topics=feed.topics,
-                        full_text=feed.full_text,
-                        keep_unmatched=feed.keep_unmatched,
-                        interval_s=feed.interval_s,
-                    )
-                    for feed in config.feeds
-                },
-                # The pipelines read a source's topics and keep_unmatched from here too.
-                **{
-                    site.name: options.FeedOptions(
-                        topics=site.topics, keep_unmatched=site.keep_unmatched
+            options.FEEDS: options.Shared(
+                {
+                    **{
+                        feed.name: options.FeedOptions(
+                            topics=feed.topics,
+                            full_text=feed.full_text,
+                            keep_unmatched=feed.keep_unmatched,
+                            interval_s=feed.interval_s,
+                        )
+                        for feed in config.feeds
+                    },
+                    # The pipelines read a source's topics and keep_unmatched from here too.
+                    **{
+                        site.name: options.FeedOptions(
+                            topics=site.topics, keep_unmatched=site.keep_unmatched
+                        )
+                        for site in config.sites
+                    },
+                }
+            ),
+            options.SITES: options.Shared(
+                {
+                    site.name: options.SiteOptions(
+                        sitemaps=site.sitemaps,
+                        start_urls=site.start_urls,
+                        allow=site.allow,
+                        deny=site.deny,
+                        max_depth=site.max_depth,
+                        max_pages=site.max_pages,
+                        max_age_s=site.max_age_s,
                     )
                     for site in config.sites
-                },
-            },
-            options.SITES: {
-                site.name: options.SiteOptions(
-                    sitemaps=site.sitemaps,
-                    start_urls=site.start_urls,
-                    allow=site.allow,
-                    deny=site.deny,
-                    max_depth=site.max_depth,
-                    max_pages=site.max_pages,
-                    max_age_s=site.max_age_s,
-                )
-                for site in config.sites
-            },
+                }
+            ),
         },
         priority="cmdline",
     )

@@ -23,6 +23,7 @@ from scrapy import Spider
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
+from crawler import options
 from crawler.spiders.feeds import FeedSpider
 from crawler.spiders.sites import SiteSpider
 from crawler.workers import WorkerPool
@@ -113,6 +114,17 @@ def test_a_feed_poll_keeps_every_safety_component(poller: Poller) -> None:
 def test_a_site_crawl_keeps_scrapys_components(poller: Poller) -> None:
     enabled = components(poller, SiteSpider)
     assert enabled >= KEPT | UNUSED
+
+
+def test_crawls_share_the_options_of_every_source_rather_than_copy_them(
+    poller: Poller,
+) -> None:
+    """Scrapy deep-copies a crawler's settings; the per-source options are shared."""
+    made = [poller.runner.create_crawler(FeedSpider) for _ in range(2)]
+    for name in (options.FEEDS, options.SITES):
+        first, second = (crawler.settings[name] for crawler in made)
+        assert first is second and set(first), name
+    assert made[0].settings[options.FEEDS]["world"].topics == ()
 
 
 # Longer than Scrapy's URLLENGTH_LIMIT (2,083): UrlLengthMiddleware drops such requests.
