@@ -29,10 +29,29 @@ from storage.exceptions import StorageError
 from storage.fingerprints import fingerprints as fingerprints
 from storage.models import Article, ArticleTopic, Sighting, Topic, UTCDateTime
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, StoreStats
-from storage.sql import chunked, insert_ignoring_conflicts
+from storage.sql import PlainSelect, chunked, insert_ignoring_conflicts
 from storage.storable import scrub
 
 SightingKey = tuple[int, str]
+
+_SIGHTINGS_IN = PlainSelect(
+    select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
+    .outerjoin(Article, Article.id == Sighting.article_id)
+    .where(
+        Sighting.source_id == bindparam("source_id"),
+        Sighting.entry_key.in_(bindparam("keys", expanding=True)),
+    ),
+    "keys",
+)
+_ARTICLES_BY = {
+    column.key: PlainSelect(
+        select(Article.id, Article.canonical_url, Article.content_hash).where(
+            column.in_(bindparam("values", expanding=True))
+        ),
+        "values",
+    )
+    for column in (Article.canonical_url, Article.content_hash)
+}
 
 
 def store_articles(
@@ -313,21 +332,11 @@ def _existing_sightings(
     for source_id, entry_key in keys:
         by_source[source_id].append(entry_key)
     found: dict[SightingKey, tuple[int | None, str | None]] = {}
-    # One statement, built once: a batch spans many sources, and building and keying a
-    # statement per source cost more than running it.
-    stmt = (
-        select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
-        .outerjoin(Article, Article.id == Sighting.article_id)
-        .where(
-            Sighting.source_id == bindparam("source_id"),
-            Sighting.entry_key.in_(bindparam("keys", expanding=True)),
-        )
-    )
     for source_id, entry_keys in sorted(by_source.items()):
-        for chunk in chunked(sorted(entry_keys)):
-            rows = session.execute(stmt, {"source_id": source_id, "keys": list(chunk)})
-            for entry_key, article_id, content_hash in rows:
-                found[(source_id, entry_key)] = (article_id, content_hash)
+        for entry_key, article_id, content_hash in _SIGHTINGS_IN.rows(
+            session, sorted(entry_keys), source_id=source_id
+        ):
+            found[(source_id, entry_key)] = (article_id, content_hash)
     return found
 
 
@@ -339,18 +348,14 @@ def _existing_articles(
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
     url_hashes: dict[str, str] = {}
-    columns = (Article.id, Article.canonical_url, Article.content_hash)
     for column, values in (
-        (Article.canonical_url, sorted({r.canonical_url for r in records})),
-        (Article.content_hash, sorted({r.content_hash for r in records})),
+        ("canonical_url", sorted({r.canonical_url for r in records})),
+        ("content_hash", sorted({r.content_hash for r in records})),
     ):
-        for chunk in chunked(values):
-            for article_id, url, content_hash in session.execute(
-                select(*columns).where(column.in_(chunk))
-            ):
-                by_url[url] = article_id
-                by_hash[content_hash] = article_id
-                url_hashes[url] = content_hash
+        for article_id, url, content_hash in _ARTICLES_BY[column].rows(session, values):
+            by_url[url] = article_id
+            by_hash[content_hash] = article_id
+            url_hashes[url] = content_hash
     return by_url, by_hash, url_hashes
 
 

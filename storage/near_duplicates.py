@@ -26,7 +26,7 @@ from storage.db import Database
 from storage.fingerprints import Fingerprint, body, fingerprint
 from storage.models import Article, ArticleBand
 from storage.records import DedupeSettings
-from storage.sql import chunked, insert_ignoring_conflicts, insert_plain_rows
+from storage.sql import PlainSelect, chunked, insert_ignoring_conflicts, insert_plain_rows
 
 # Shared by every newswatch process; the upgrade lock in storage.db uses another key.
 PG_INDEX_LOCK_KEY = 0x6E777364  # "nwsd"
@@ -36,6 +36,17 @@ MAX_CANDIDATES = 8
 # comparison; 0.2 is three standard errors of a 60-permutation estimate.
 SCREEN_MARGIN = 0.2
 REBUILD_CHUNK = 500
+
+_IN_BUCKETS = PlainSelect(
+    select(ArticleBand.bucket, ArticleBand.article_id).where(
+        ArticleBand.bucket.in_(bindparam("buckets", expanding=True))
+    ),
+    "buckets",
+)
+_SIGNATURES = PlainSelect(
+    select(Article.id, Article.signature).where(Article.id.in_(bindparam("ids", expanding=True))),
+    "ids",
+)
 
 
 def lock_index(session: Session) -> None:
@@ -232,13 +243,8 @@ def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
 def _buckets(session: Session, buckets: set[int]) -> dict[int, list[int]]:
     """Return the indexed article ids in each of these buckets."""
     found: dict[int, list[int]] = defaultdict(list)
-    connection = session.connection()  # plain rows: no ORM bookkeeping per row
-    for chunk in chunked(sorted(buckets)):
-        stmt = select(ArticleBand.bucket, ArticleBand.article_id).where(
-            ArticleBand.bucket.in_(chunk)
-        )
-        for bucket, article_id in connection.execute(stmt):
-            found[bucket].append(article_id)
+    for bucket, article_id in _IN_BUCKETS.rows(session, sorted(buckets)):
+        found[bucket].append(article_id)
     return found
 
 
@@ -279,15 +285,12 @@ class _Texts:
         missing = sorted(set(ids) - set(self.known))
         if not missing:
             return
-        connection = self.session.connection()
         unsigned: list[int] = []
-        for chunk in chunked(missing):
-            stmt = select(Article.id, Article.signature).where(Article.id.in_(chunk))
-            for article_id, signature in connection.execute(stmt):
-                if signature is not None and len(signature) == minhash.PERMUTATIONS * 4:
-                    self.known[article_id] = _Candidate(minhash.unpack(signature))
-                else:  # stored before signatures were, or with other parameters
-                    unsigned.append(article_id)
+        for article_id, signature in _SIGNATURES.rows(self.session, missing):
+            if signature is not None and len(signature) == minhash.PERMUTATIONS * 4:
+                self.known[article_id] = _Candidate(minhash.unpack(signature))
+            else:  # stored before signatures were, or with other parameters
+                unsigned.append(article_id)
         for article_id, stored_text in self._texts(unsigned).items():
             fp = fingerprint(stored_text, self.settings)
             self.known[article_id] = _Candidate(fp.signature, fp.shingles) if fp else None

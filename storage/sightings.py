@@ -5,19 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.models import Article, Sighting
 from storage.records import SeenEntry
 from storage.sql import (
+    PlainSelect,
     chunked,
     driver_value,
     index_key,
     insert_ignoring_conflicts,
     insert_plain_rows,
     storable_text,
+)
+
+_KNOWN_KEYS = PlainSelect(  # a poll asks this once per changed feed
+    select(Sighting.entry_key).where(
+        Sighting.source_id == bindparam("source_id"),
+        Sighting.entry_key.in_(bindparam("keys", expanding=True)),
+    ),
+    "keys",
 )
 
 
@@ -31,14 +40,8 @@ def known_entry_keys(db: Database, source_id: int, keys: Sequence[str]) -> set[s
         return set()
 
     def work(session: Session) -> set[str]:
-        found: set[str] = set()
-        connection = session.connection()  # plain rows: a poll asks this once per feed
-        for chunk in chunked(sorted(asked)):
-            stmt = select(Sighting.entry_key).where(
-                Sighting.source_id == source_id, Sighting.entry_key.in_(chunk)
-            )
-            found.update(asked[stored] for stored in connection.execute(stmt).scalars())
-        return found
+        rows = _KNOWN_KEYS.rows(session, sorted(asked), source_id=source_id)
+        return {asked[stored] for (stored,) in rows}
 
     return db.read(work)
 
