@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
@@ -30,6 +31,7 @@ from storage.sources import due_sources, sync_sources
 from storage.topics import sync_topics
 
 log = logging.getLogger("newswatch.poller")
+T = TypeVar("T")
 
 ProgressCallback = Callable[[SourceState, CheckResult], None]
 
@@ -110,6 +112,13 @@ def crawler_runner(settings: Settings) -> AsyncCrawlerRunner:
 
 def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Settings:
     """Return the Scrapy settings for this config, with the shared resources."""
+    feeds = {feed.name: _same_fields(options.FeedOptions, feed) for feed in config.feeds}
+    # The pipelines read a source's topics and keep_unmatched from here too.
+    for site in config.sites:
+        feeds[site.name] = options.FeedOptions(
+            topics=site.topics, keep_unmatched=site.keep_unmatched
+        )
+    sites = {site.name: _same_fields(options.SiteOptions, site) for site in config.sites}
     settings = http_settings(config)
     settings.setdict(
         {
@@ -120,44 +129,18 @@ def scrapy_settings(config: Config, database: Database, pool: WorkerPool) -> Set
             options.MIN_INTERVAL: config.polling.min_interval_s,
             options.DISABLE_AFTER: config.polling.disable_after_s or 0,
             options.DEDUPE: config.dedupe,
-            options.FEEDS: options.Shared(
-                {
-                    **{
-                        feed.name: options.FeedOptions(
-                            topics=feed.topics,
-                            full_text=feed.full_text,
-                            keep_unmatched=feed.keep_unmatched,
-                            interval_s=feed.interval_s,
-                        )
-                        for feed in config.feeds
-                    },
-                    # The pipelines read a source's topics and keep_unmatched from here too.
-                    **{
-                        site.name: options.FeedOptions(
-                            topics=site.topics, keep_unmatched=site.keep_unmatched
-                        )
-                        for site in config.sites
-                    },
-                }
-            ),
-            options.SITES: options.Shared(
-                {
-                    site.name: options.SiteOptions(
-                        sitemaps=site.sitemaps,
-                        start_urls=site.start_urls,
-                        allow=site.allow,
-                        deny=site.deny,
-                        max_depth=site.max_depth,
-                        max_pages=site.max_pages,
-                        max_age_s=site.max_age_s,
-                    )
-                    for site in config.sites
-                }
-            ),
+            options.FEEDS: options.Shared(feeds),
+            options.SITES: options.Shared(sites),
         },
         priority="cmdline",
     )
     return settings
+
+
+def _same_fields(cls: type[T], source: object) -> T:
+    """Return a `cls` dataclass made of the source's attributes of the same names."""
+    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: getattr(source, name) for name in names})
 
 
 def topic_rules(config: Config) -> tuple[options.TopicRule, ...]:
