@@ -29,6 +29,7 @@ from storage.exceptions import StorageError
 from storage.fingerprints import fingerprints as fingerprints
 from storage.models import Article, ArticleTopic, Sighting, Topic, UTCDateTime
 from storage.records import DEFAULT_DEDUPE, ArticleRecord, DedupeSettings, StoreStats
+from storage.sightings import OF_SOURCE_AMONG_KEYS
 from storage.sql import PlainSelect, chunked, insert_ignoring_conflicts
 from storage.storable import scrub
 
@@ -37,21 +38,18 @@ SightingKey = tuple[int, str]
 _SIGHTINGS_IN = PlainSelect(
     select(Sighting.entry_key, Sighting.article_id, Article.content_hash)
     .outerjoin(Article, Article.id == Sighting.article_id)
-    .where(
-        Sighting.source_id == bindparam("source_id"),
-        Sighting.entry_key.in_(bindparam("keys", expanding=True)),
-    ),
+    .where(*OF_SOURCE_AMONG_KEYS),
     "keys",
 )
-_ARTICLES_BY = {
-    column.key: PlainSelect(
+_BY_URL, _BY_HASH = (
+    PlainSelect(
         select(Article.id, Article.canonical_url, Article.content_hash).where(
             column.in_(bindparam("values", expanding=True))
         ),
         "values",
     )
     for column in (Article.canonical_url, Article.content_hash)
-}
+)
 
 
 def store_articles(
@@ -348,11 +346,11 @@ def _existing_articles(
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
     url_hashes: dict[str, str] = {}
-    for column, values in (
-        ("canonical_url", sorted({r.canonical_url for r in records})),
-        ("content_hash", sorted({r.content_hash for r in records})),
+    for lookup, values in (
+        (_BY_URL, sorted({r.canonical_url for r in records})),
+        (_BY_HASH, sorted({r.content_hash for r in records})),
     ):
-        for article_id, url, content_hash in _ARTICLES_BY[column].rows(session, values):
+        for article_id, url, content_hash in lookup.rows(session, values):
             by_url[url] = article_id
             by_hash[content_hash] = article_id
             url_hashes[url] = content_hash

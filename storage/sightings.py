@@ -21,12 +21,13 @@ from storage.sql import (
     storable_text,
 )
 
+# A source's sightings among entry keys, for a PlainSelect: `source_id` and the `keys`.
+OF_SOURCE_AMONG_KEYS = (
+    Sighting.source_id == bindparam("source_id"),
+    Sighting.entry_key.in_(bindparam("keys", expanding=True)),
+)
 _KNOWN_KEYS = PlainSelect(  # a poll asks this once per changed feed
-    select(Sighting.entry_key).where(
-        Sighting.source_id == bindparam("source_id"),
-        Sighting.entry_key.in_(bindparam("keys", expanding=True)),
-    ),
-    "keys",
+    select(Sighting.entry_key).where(*OF_SOURCE_AMONG_KEYS), "keys"
 )
 
 
